@@ -1,0 +1,64 @@
+import type { Conclusion, Outcome, RunPhase } from "./status.js";
+import type { JobResources } from "../config/yaci-config.js";
+
+/** Identifies one job of one commit: YACI runs it at most once per attempt. */
+export interface RunKey {
+  owner: string;
+  repo: string;
+  sha: string;
+  job: string;
+}
+
+/** What triggered a run. `api` runs come from `POST /run` and have no repository. */
+export type RunEvent = "push" | "pull_request" | "rerun" | "api";
+
+/** Everything needed to run a job and report it, whatever the executor. Persisted. */
+export interface RunSpec {
+  /** Unique, deterministic id (a Kubernetes-safe name): see `runId()`. */
+  id: string;
+  key: RunKey;
+  attempt: number;
+  event: RunEvent;
+  installationId: number;
+  /** Full ref, e.g. `refs/heads/main` or `refs/pull/7/head`. */
+  ref: string;
+  prNumber?: number;
+  image: string;
+  run: string;
+  timeoutMs: number;
+  env: Record<string, string>;
+  resources?: JobResources;
+  /** Clone the repository at `key.sha` into the workspace (false for `POST /run`). */
+  checkout: boolean;
+  /** Markdown: the run is not a job but a config error, reported as a failed check run. */
+  configError?: string;
+}
+
+/** The last check-run state written to GitHub, to skip identical writes (level-triggered reporting). */
+export interface ReportedState {
+  phase: RunPhase;
+  conclusion?: Conclusion;
+  /** A fingerprint of the rest of the update (title + summary), so changed details are still sent. */
+  digest: string;
+}
+
+/** A run as YACI tracks it: the spec plus what has been observed and reported. Persisted. */
+export interface RunRecord {
+  spec: RunSpec;
+  executor: string;
+  phase: RunPhase;
+  outcome?: Outcome;
+  conclusion?: Conclusion;
+  exitCode?: number;
+  /** Why it ended, for a person: "out of memory (limit 1Gi)", "interrupted: the runner restarted". */
+  message?: string;
+  /** While queued: why it waits (e.g. "unschedulable: 0/3 nodes have enough memory"). */
+  waitingReason?: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  checkRunId?: number;
+  reported?: ReportedState;
+  /** Who cancelled it, or what superseded it. */
+  cancelledBy?: string;
+}

@@ -1,0 +1,55 @@
+import type { RunSpec } from "../core/run.js";
+import type { Outcome } from "../core/status.js";
+
+/** What an executor saw of one run. Observations may repeat; consumers must be idempotent. */
+export type JobObservation =
+  | { runId: string; phase: "pending"; waitingReason?: string }
+  | { runId: string; phase: "running"; startedAt: Date }
+  | {
+      runId: string;
+      phase: "finished";
+      outcome: Outcome;
+      finishedAt: Date;
+      startedAt?: Date;
+      exitCode?: number;
+      /** A sentence for a person: "out of memory (limit 1Gi)", "image x could not be pulled". */
+      message?: string;
+    };
+
+/** A job the backend still knows about after a restart, with the spec it was started from. */
+export interface RecoveredJob {
+  spec: RunSpec;
+  observation: JobObservation;
+  /** Set when the backend already holds the mark that the final result was reported. */
+  reported?: boolean;
+}
+
+/** Supplies a checkout token for one repository (contents: read), minted on demand. */
+export type CheckoutTokenSource = (spec: RunSpec) => Promise<string>;
+
+/**
+ * Runs jobs. Lifecycle contract, for every implementation:
+ * - `start` is idempotent per `spec.id`: a second start of the same id adopts the existing job.
+ *   It returns once the job is accepted (not finished); the job may wait in a queue (`pending`).
+ * - Observations arrive through `subscribe`, for all jobs on one stream (never one watch per job).
+ *   They may repeat; `finished` is the last one for a job.
+ * - `cancel` is safe to call twice, after a failed start, or for a job that is already gone;
+ *   the job then finishes with outcome `cancelled` (if it had not finished already).
+ * - `recover` is called once at start-up: it lists jobs left by a previous process, and kills or
+ *   adopts them (the local executor kills orphaned process groups: outcome `interrupted`).
+ * - `markReported` records that a job's final result reached GitHub (so a restart will not
+ *   report it twice). Optional for executors whose state lives in the run store.
+ * - Logs end up in the LogStore under `spec.id` by the time `finished` is observed.
+ */
+export interface Executor {
+  readonly kind: "local" | "kubernetes" | "fake";
+  start(spec: RunSpec): Promise<void>;
+  subscribe(onObservation: (o: JobObservation) => void): () => void;
+  cancel(runId: string): Promise<void>;
+  recover(): Promise<RecoveredJob[]>;
+  markReported?(runId: string): Promise<void>;
+  /** Is the backend reachable (for `/readyz`)? */
+  ready(): Promise<boolean>;
+  /** Stop watching and release resources (tests, shutdown). Running jobs are left alone. */
+  close(): Promise<void>;
+}
