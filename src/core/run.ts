@@ -58,6 +58,8 @@ export interface RunRecord {
   startedAt?: string;
   finishedAt?: string;
   checkRunId?: number;
+  /** Set just before the check run is created, so a restart looks for it before creating another. */
+  checkRunCreating?: boolean;
   reported?: ReportedState;
   /** Who cancelled it, or what superseded it. */
   cancelledBy?: string;

@@ -1,0 +1,140 @@
+import { createHash } from "node:crypto";
+import type { RunRecord, ReportedState } from "./run.js";
+import { assertNever, type Conclusion, type RunPhase } from "./status.js";
+import { formatDuration } from "./format-duration.js";
+
+/** A button on a check run (GitHub: ≤ 3, label ≤ 20, identifier ≤ 20, description ≤ 40 chars). */
+export interface CheckAction {
+  label: string;
+  description: string;
+  identifier: string;
+}
+
+/** A forge-neutral check-run state; `github/` turns it into API parameters. */
+export interface CheckRunUpdate {
+  name: string;
+  headSha: string;
+  externalId: string;
+  status: RunPhase;
+  conclusion?: Conclusion;
+  startedAt?: string;
+  completedAt?: string;
+  detailsUrl?: string;
+  title: string;
+  summary: string;
+  text?: string;
+  actions?: CheckAction[];
+}
+
+export interface CheckUpdateContext {
+  /** The log as `output.text` (already an excerpt within GitHub's limit); only sent when completed. */
+  logText?: string;
+  detailsUrl?: string;
+  /** Offer a "Cancel" button while the job waits or runs. */
+  cancelButton?: boolean;
+}
+
+export const CANCEL_ACTION: CheckAction = { label: "Cancel", description: "Stop this job", identifier: "cancel" };
+
+function durationMs(r: RunRecord): number | undefined {
+  if (!r.startedAt || !r.finishedAt) return undefined;
+  return Date.parse(r.finishedAt) - Date.parse(r.startedAt);
+}
+
+/** The headline a person reads at a glance. */
+export function checkTitle(r: RunRecord): string {
+  if (r.spec.configError) return "Invalid .yaci.yml";
+  switch (r.phase) {
+    case "queued":
+      return r.waitingReason ? `Waiting: ${r.waitingReason}` : "Queued";
+    case "in_progress":
+      return "Running";
+    case "completed":
+      break;
+    default:
+      return assertNever(r.phase, "phase");
+  }
+  const took = durationMs(r);
+  const after = took === undefined ? "" : ` after ${formatDuration(took)}`;
+  const conclusion = r.conclusion ?? "failure";
+  switch (conclusion) {
+    case "success":
+      return took === undefined ? "Passed" : `Passed in ${formatDuration(took)}`;
+    case "failure":
+      if (r.message) return `Failed: ${r.message}`;
+      if (r.exitCode !== undefined) return `Failed: exit code ${r.exitCode}${after}`;
+      return `Failed${after}`;
+    case "timed_out":
+      return `Timed out after ${formatDuration(r.spec.timeoutMs)}`;
+    case "cancelled":
+      return `Cancelled${after}`;
+    case "action_required":
+      return r.message ?? "Approval required";
+    case "neutral":
+      return r.message ?? "Skipped";
+    default:
+      return assertNever(conclusion, "conclusion");
+  }
+}
+
+function row(label: string, value: string | undefined): string {
+  return value === undefined ? "" : `| ${label} | ${value} |\n`;
+}
+
+/** The Markdown summary: what ran, where, on which commit, how long, how it ended. */
+export function checkSummary(r: RunRecord, executorKind: string): string {
+  if (r.spec.configError) return r.spec.configError;
+  const s = r.spec;
+  const took = durationMs(r);
+  const image =
+    executorKind === "local"
+      ? `\`${s.image}\` (not used: the local executor runs the job on the host)`
+      : `\`${s.image}\``;
+  let md = `| | |\n|---|---|\n`;
+  md += row("Job", `\`${s.key.job}\``);
+  md += row("Image", image);
+  md += row("Executor", executorKind);
+  md += row("Commit", s.checkout ? `\`${s.key.sha.slice(0, 7)}\` (${s.ref.replace(/^refs\/(heads|tags)\//, "")})` : undefined);
+  md += row("Attempt", s.attempt > 1 ? String(s.attempt) : undefined);
+  md += row("Duration", took === undefined ? undefined : formatDuration(took));
+  md += row("Exit code", r.exitCode === undefined ? undefined : String(r.exitCode));
+  if (r.phase === "queued" && r.waitingReason) md += `\n**Waiting:** ${r.waitingReason}\n`;
+  if (r.message && r.phase === "completed") md += `\n**Result:** ${r.message}\n`;
+  if (r.cancelledBy) md += `\n**Cancelled by** ${r.cancelledBy}\n`;
+  return md;
+}
+
+/** A fingerprint of everything but the log, so an identical state is not written twice. */
+export function reportedStateOf(u: CheckRunUpdate): ReportedState {
+  const digest = createHash("sha256")
+    .update(JSON.stringify([u.title, u.summary, u.detailsUrl ?? "", u.actions?.length ?? 0]))
+    .digest("hex")
+    .slice(0, 16);
+  return { phase: u.status, conclusion: u.conclusion, digest };
+}
+
+export function sameReportedState(a: ReportedState | undefined, b: ReportedState): boolean {
+  return !!a && a.phase === b.phase && a.conclusion === b.conclusion && a.digest === b.digest;
+}
+
+/** The pure mapping from what YACI knows of a run to the check run GitHub should show. */
+export function toCheckRunUpdate(r: RunRecord, executorKind: string, ctx: CheckUpdateContext = {}): CheckRunUpdate {
+  const u: CheckRunUpdate = {
+    name: r.spec.key.job,
+    headSha: r.spec.key.sha,
+    externalId: r.spec.id,
+    status: r.phase,
+    title: checkTitle(r),
+    summary: checkSummary(r, executorKind),
+  };
+  if (r.startedAt) u.startedAt = r.startedAt;
+  if (ctx.detailsUrl) u.detailsUrl = ctx.detailsUrl;
+  if (r.phase === "completed") {
+    u.conclusion = r.conclusion ?? "failure";
+    u.completedAt = r.finishedAt ?? r.createdAt;
+    if (ctx.logText !== undefined) u.text = ctx.logText;
+  } else if (ctx.cancelButton) {
+    u.actions = [CANCEL_ACTION];
+  }
+  return u;
+}

@@ -1,0 +1,87 @@
+/** An event that may run a commit's jobs, reduced to what YACI needs. */
+export interface Trigger {
+  event: "push" | "pull_request";
+  installationId: number;
+  owner: string;
+  repo: string;
+  sha: string;
+  /** The ref checked out: `refs/heads/main`, or `refs/pull/7/head`. */
+  ref: string;
+  /** The branch `on:` filters match: the pushed branch, or a pull request's base branch. */
+  branch: string;
+  prNumber?: number;
+  /** The pull request's head comes from another repository (a fork). */
+  fromFork?: boolean;
+  /** Who caused the event (login). */
+  actor?: string;
+}
+
+export type Skip = { skip: string };
+export type TriggerResult = Trigger | Skip;
+
+export function isSkip(t: TriggerResult): t is Skip {
+  return "skip" in t;
+}
+
+const ZERO_SHA = /^0{40}$/;
+
+interface PushLike {
+  ref: string;
+  after: string;
+  deleted?: boolean;
+  repository: { name: string; owner: { login?: string; name?: string | null } | null };
+  installation?: { id: number } | null;
+  sender?: { login: string } | null;
+}
+
+/** `push` → the pushed branch's head commit; skips deleted branches and tags. */
+export function triggerFromPush(p: PushLike): TriggerResult {
+  if (!p.installation?.id) return { skip: "no installation in the payload" };
+  if (p.deleted || ZERO_SHA.test(p.after)) return { skip: "branch deleted" };
+  if (!p.ref.startsWith("refs/heads/")) return { skip: `not a branch push (${p.ref})` };
+  const owner = p.repository.owner?.login ?? p.repository.owner?.name;
+  if (!owner) return { skip: "repository has no owner" };
+  return {
+    event: "push",
+    installationId: p.installation.id,
+    owner,
+    repo: p.repository.name,
+    sha: p.after,
+    ref: p.ref,
+    branch: p.ref.slice("refs/heads/".length),
+    actor: p.sender?.login,
+  };
+}
+
+interface PullRequestLike {
+  action: string;
+  number: number;
+  pull_request: {
+    head: { sha: string; repo: { full_name: string } | null };
+    base: { ref: string; repo: { full_name: string } };
+  };
+  repository: { name: string; owner: { login: string } };
+  installation?: { id: number } | null;
+  sender?: { login: string } | null;
+}
+
+export const PULL_REQUEST_ACTIONS = ["opened", "synchronize", "reopened"] as const;
+
+/** `pull_request` opened / synchronize / reopened → the pull request's head commit. */
+export function triggerFromPullRequest(p: PullRequestLike): TriggerResult {
+  if (!p.installation?.id) return { skip: "no installation in the payload" };
+  if (!(PULL_REQUEST_ACTIONS as readonly string[]).includes(p.action)) return { skip: `action ${p.action}` };
+  const pr = p.pull_request;
+  return {
+    event: "pull_request",
+    installationId: p.installation.id,
+    owner: p.repository.owner.login,
+    repo: p.repository.name,
+    sha: pr.head.sha,
+    ref: `refs/pull/${p.number}/head`,
+    branch: pr.base.ref,
+    prNumber: p.number,
+    fromFork: pr.head.repo?.full_name !== pr.base.repo.full_name,
+    actor: p.sender?.login,
+  };
+}

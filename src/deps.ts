@@ -1,0 +1,74 @@
+import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
+import type { Probot } from "probot";
+import type { Executor } from "./executors/executor.js";
+import { LocalExecutor } from "./executors/local/local-executor.js";
+import { checkoutTokenSource } from "./github/checkout-token.js";
+import { OctokitCheckRuns } from "./github/octokit-check-runs.js";
+import { LogStore } from "./logs/log-store.js";
+import { Reporter } from "./runs/reporter.js";
+import { RunStore } from "./runs/run-store.js";
+import { Scheduler } from "./runs/scheduler.js";
+
+export type Env = Record<string, string | undefined>;
+
+export interface Deps {
+  env: Env;
+  dataDir: string;
+  githubApiUrl: string;
+  store: RunStore;
+  logs: LogStore;
+  executor: Executor;
+  reporter: Reporter;
+  scheduler: Scheduler;
+}
+
+export const EXECUTORS = ["local", "kubernetes"] as const;
+
+/** GitHub's REST base URL, the way Probot derives it (GHE_HOST + GHE_PROTOCOL). */
+export function githubApiUrl(env: Env): string {
+  return env.GHE_HOST ? `${env.GHE_PROTOCOL || "https"}://${env.GHE_HOST}/api/v3` : "https://api.github.com";
+}
+
+function positiveInt(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number ≥ 1, got "${raw}"`);
+  return n;
+}
+
+/** The composition root: every dependency, built from the environment. */
+export async function loadDeps(env: Env, app: Probot): Promise<Deps> {
+  const dataDir = resolve(env.YACI_DATA_DIR || ".yaci");
+  const apiUrl = githubApiUrl(env);
+  const store = new RunStore(dataDir);
+  const logs = new LogStore(dataDir);
+  const checkoutToken = checkoutTokenSource(() => app.auth());
+  const kind = env.YACI_EXECUTOR || "local";
+  let executor: Executor;
+  if (kind === "local") {
+    executor = new LocalExecutor({
+      dataDir,
+      logs,
+      concurrency: positiveInt(env, "YACI_LOCAL_CONCURRENCY", availableParallelism()),
+      checkoutToken,
+      githubApiUrl: apiUrl,
+    });
+  } else if (kind === "kubernetes") {
+    const { createKubernetesExecutor } = await import("./executors/kubernetes/create-kubernetes-executor.js");
+    executor = await createKubernetesExecutor({ env, logStore: logs, checkoutToken, githubApiUrl: apiUrl, log: app.log });
+  } else {
+    throw new Error(`YACI_EXECUTOR must be one of ${EXECUTORS.join(", ")}; got "${kind}"`);
+  }
+  const reporter = new Reporter({
+    store,
+    logs,
+    checks: new OctokitCheckRuns((id) => app.auth(id)),
+    executorKind: executor.kind,
+    log: app.log,
+    onFinalReported: (r) => executor.markReported?.(r.spec.id),
+  });
+  const scheduler = new Scheduler({ store, executor, reporter, log: app.log });
+  return { env, dataDir, githubApiUrl: apiUrl, store, logs, executor, reporter, scheduler };
+}

@@ -1,0 +1,205 @@
+import { randomUUID } from "node:crypto";
+import type { JobConfig } from "../config/yaci-config.js";
+import { applyObservation } from "../core/apply-observation.js";
+import type { RunKey, RunRecord, RunSpec } from "../core/run.js";
+import { runId } from "../core/run-id.js";
+import type { Trigger } from "../core/trigger.js";
+import type { Executor, JobObservation } from "../executors/executor.js";
+import type { RunStore } from "./run-store.js";
+import type { Reporter, ReporterLog } from "./reporter.js";
+
+export interface SchedulerEvents {
+  runStarted?(r: RunRecord): void;
+  runFinished?(r: RunRecord): void;
+}
+
+export interface SchedulerDeps {
+  store: RunStore;
+  executor: Executor;
+  reporter: Reporter;
+  log: ReporterLog;
+  now?: () => Date;
+  events?: SchedulerEvents;
+}
+
+/** The name of the check run that reports a broken `.yaci.yml`. */
+export const CONFIG_CHECK_NAME = "yaci";
+
+/**
+ * The status follower: accepts planned jobs, starts them on the executor, turns every observation
+ * into a record change and a check-run report. One instance serves every executor.
+ */
+export class Scheduler {
+  private readonly now: () => Date;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly deps: SchedulerDeps) {
+    this.now = deps.now ?? (() => new Date());
+    this.unsubscribe = deps.executor.subscribe((o) => this.observe(o));
+  }
+
+  private newRecord(spec: RunSpec): RunRecord {
+    return { spec, executor: this.deps.executor.kind, phase: "queued", createdAt: this.now().toISOString() };
+  }
+
+  private specFor(trigger: Trigger, job: JobConfig, attempt: number): RunSpec {
+    const key: RunKey = { owner: trigger.owner, repo: trigger.repo, sha: trigger.sha, job: job.name };
+    const spec: RunSpec = {
+      id: runId(key, attempt),
+      key,
+      attempt,
+      event: trigger.event,
+      installationId: trigger.installationId,
+      ref: trigger.ref,
+      image: job.image,
+      run: job.run,
+      timeoutMs: job.timeoutMs,
+      env: job.env,
+      checkout: true,
+    };
+    if (trigger.prNumber !== undefined) spec.prNumber = trigger.prNumber;
+    if (job.resources) spec.resources = job.resources;
+    return spec;
+  }
+
+  /**
+   * Accepts a commit's jobs: one run per (repository, SHA, job), however many events name the SHA.
+   * Records are persisted before this returns; starting and reporting happen in the background.
+   */
+  accept(trigger: Trigger, jobs: JobConfig[]): RunRecord[] {
+    const accepted: RunRecord[] = [];
+    for (const job of jobs) {
+      const key: RunKey = { owner: trigger.owner, repo: trigger.repo, sha: trigger.sha, job: job.name };
+      if (this.deps.store.attempts(key).length > 0) continue; // already runs for this SHA
+      const r = this.newRecord(this.specFor(trigger, job, 1));
+      this.deps.store.put(r);
+      accepted.push(r);
+      void this.launch(r);
+    }
+    return accepted;
+  }
+
+  /** A broken `.yaci.yml`: one failed check run named `yaci` that quotes the error. */
+  acceptConfigError(trigger: Trigger, markdown: string): RunRecord | undefined {
+    const key: RunKey = { owner: trigger.owner, repo: trigger.repo, sha: trigger.sha, job: CONFIG_CHECK_NAME };
+    if (this.deps.store.attempts(key).length > 0) return undefined;
+    const at = this.now().toISOString();
+    const spec: RunSpec = {
+      ...this.specFor(trigger, { name: CONFIG_CHECK_NAME, image: "", run: "", timeoutMs: 0, env: {} }, 1),
+      checkout: false,
+      configError: markdown,
+    };
+    const r: RunRecord = {
+      ...this.newRecord(spec),
+      phase: "completed",
+      outcome: "failed",
+      conclusion: "failure",
+      startedAt: at,
+      finishedAt: at,
+    };
+    this.deps.store.put(r);
+    void this.deps.reporter.report(spec.id);
+    return r;
+  }
+
+  /** `POST /run`: a command with no repository, reported only through the API. */
+  submitCommand(command: string, image = "alpine"): RunRecord {
+    const uuid = randomUUID();
+    const spec: RunSpec = {
+      id: `yaci-run-${uuid}`,
+      key: { owner: "", repo: "", sha: uuid, job: "run" },
+      attempt: 1,
+      event: "api",
+      installationId: 0,
+      ref: "",
+      image,
+      run: command,
+      timeoutMs: 60 * 60 * 1000,
+      env: {},
+      checkout: false,
+    };
+    const r = this.newRecord(spec);
+    this.deps.store.put(r);
+    void this.launch(r);
+    return r;
+  }
+
+  private async launch(r: RunRecord): Promise<void> {
+    void this.deps.reporter.report(r.spec.id);
+    try {
+      await this.deps.executor.start(r.spec);
+      this.deps.events?.runStarted?.(r);
+    } catch (err) {
+      this.deps.log.error({ runId: r.spec.id, err }, "could not start the job");
+      this.observe({
+        runId: r.spec.id,
+        phase: "finished",
+        outcome: "error",
+        finishedAt: this.now(),
+        message: `could not start: ${(err as Error).message}`,
+      });
+    }
+  }
+
+  /** Applies one observation; repeats and late arrivals change nothing. */
+  observe(o: JobObservation): void {
+    const r = this.deps.store.get(o.runId);
+    if (!r) return; // not ours (another replica's run)
+    const next = applyObservation(r, o);
+    if (!next) return;
+    this.deps.store.put(next);
+    this.deps.log.info({ runId: o.runId, phase: next.phase, conclusion: next.conclusion }, `run ${next.phase}`);
+    if (next.phase === "completed") this.deps.events?.runFinished?.(next);
+    void this.deps.reporter.report(o.runId);
+  }
+
+  /** Stops a run; `by` says who or what, for the summary. Safe to call twice. */
+  async cancel(id: string, by?: string): Promise<void> {
+    const r = this.deps.store.get(id);
+    if (!r || r.phase === "completed") return;
+    if (by && !r.cancelledBy) this.deps.store.put({ ...r, cancelledBy: by });
+    await this.deps.executor.cancel(id);
+  }
+
+  /**
+   * After a restart: adopt what the executor still has, report what finished while we were away,
+   * mark runs that were in progress in a process that is gone as interrupted, restart queued ones,
+   * and retry reports that never reached GitHub. Nothing is reported twice.
+   */
+  async recover(): Promise<void> {
+    const { store, executor, reporter } = this.deps;
+    const recovered = await executor.recover();
+    const seen = new Set<string>();
+    for (const job of recovered) {
+      seen.add(job.spec.id);
+      let r = store.get(job.spec.id);
+      if (!r) {
+        r = this.newRecord(job.spec);
+        store.put(r);
+      }
+      const next = applyObservation(r, job.observation);
+      if (next) store.put(next);
+      if (job.reported) {
+        // The backend says the final result already reached GitHub: remember that, write nothing.
+        const done = store.get(r.spec.id)!;
+        if (done.phase === "completed" && done.reported?.phase !== "completed") {
+          store.put({ ...done, reported: { phase: "completed", conclusion: done.conclusion, digest: "recovered" } });
+        }
+      }
+    }
+    for (const r of store.list((x) => x.executor === executor.kind && !seen.has(x.spec.id))) {
+      if (r.phase === "in_progress") {
+        this.observe({ runId: r.spec.id, phase: "finished", outcome: "interrupted", finishedAt: this.now() });
+      } else if (r.phase === "queued") {
+        void this.launch(r);
+      }
+    }
+    for (const r of store.list((x) => x.reported?.phase !== "completed" && x.spec.event !== "api")) {
+      void reporter.report(r.spec.id);
+    }
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+}
