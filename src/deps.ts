@@ -38,8 +38,14 @@ function positiveInt(env: Env, name: string, fallback: number): number {
   return n;
 }
 
+/** Parts a test may provide instead of building them from the environment. */
+export interface DepsOverrides {
+  executor?: Executor;
+  reporterRetryDelaysMs?: number[];
+}
+
 /** The composition root: every dependency, built from the environment. */
-export async function loadDeps(env: Env, app: Probot): Promise<Deps> {
+export async function loadDeps(env: Env, app: Probot, overrides: DepsOverrides = {}): Promise<Deps> {
   const dataDir = resolve(env.YACI_DATA_DIR || ".yaci");
   const apiUrl = githubApiUrl(env);
   const store = new RunStore(dataDir);
@@ -47,7 +53,9 @@ export async function loadDeps(env: Env, app: Probot): Promise<Deps> {
   const checkoutToken = checkoutTokenSource(() => app.auth());
   const kind = env.YACI_EXECUTOR || "local";
   let executor: Executor;
-  if (kind === "local") {
+  if (overrides.executor) {
+    executor = overrides.executor;
+  } else if (kind === "local") {
     executor = new LocalExecutor({
       dataDir,
       logs,
@@ -68,6 +76,7 @@ export async function loadDeps(env: Env, app: Probot): Promise<Deps> {
     executorKind: executor.kind,
     log: app.log,
     onFinalReported: (r) => executor.markReported?.(r.spec.id),
+    retryDelaysMs: overrides.reporterRetryDelaysMs,
   });
   const scheduler = new Scheduler({ store, executor, reporter, log: app.log });
   return { env, dataDir, githubApiUrl: apiUrl, store, logs, executor, reporter, scheduler };
