@@ -1,0 +1,520 @@
+/**
+ * `.yaci.yml` text → {@link ParseResult}. YAML problems (syntax, duplicate keys) and schema
+ * problems (unknown keys, wrong types, bad values) all become {@link ConfigError}s with the
+ * 1-based line and column of the offending node, a message and a hint; all of them are collected
+ * and sorted by position.
+ */
+import { distance } from "fastest-levenshtein";
+import {
+  isAlias,
+  isMap,
+  isNode,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  visit,
+  type Document,
+  type Node,
+  type YAMLError,
+} from "yaml";
+import type * as z from "zod";
+import { tryParseDuration } from "./duration.js";
+import { inlineCode } from "./format-config-errors.js";
+import { FIELD_RULES, KNOWN_KEYS, yaciConfigSchema, type FieldKind, type IssueParams } from "./schema.js";
+import type { ConfigError, ParseResult } from "./yaci-config.js";
+
+type Seg = string | number;
+type Doc = Document.Parsed;
+
+export function parseConfig(text: string): ParseResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
+  const pos = (offset: number): { line: number; column: number } => {
+    const p = lineCounter.linePos(offset);
+    return { line: p.line, column: p.col };
+  };
+  const ctx: Ctx = { doc, text, pos };
+
+  const errors: ConfigError[] = doc.errors.map((e) => yamlError(ctx, e));
+  errors.push(...reservedKeys(ctx));
+  // Syntax errors leave the structure uncertain: report them alone. Duplicate keys do not.
+  if (doc.errors.some((e) => e.code !== "DUPLICATE_KEY")) return fail(errors);
+
+  const contents = doc.contents;
+  if (contents === null || (isScalar(contents) && contents.value === null)) {
+    errors.push({
+      line: 1,
+      column: 1,
+      message: "the file is empty",
+      hint: "Add `run: <command>` for a single job, or `jobs:` with named jobs.",
+    });
+    return fail(errors);
+  }
+  if (!isMap(contents)) {
+    errors.push({
+      ...pos(contents.range?.[0] ?? 0),
+      message: `the file must be a mapping with \`run:\` or \`jobs:\`, got ${describe(ctx, contents, undefined)}`,
+      hint: FIELD_RULES.top.hint,
+    });
+    return fail(errors);
+  }
+
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    const alias = findBrokenAlias(doc);
+    errors.push({
+      ...pos(alias?.range?.[0] ?? 0),
+      message: `the YAML cannot be read: ${(err as Error).message}`,
+      hint: "Define each anchor (`&name`) before its alias (`*name`) and avoid deeply nested aliases.",
+    });
+    return fail(errors);
+  }
+  keepNumberSourceInEnv(ctx, value);
+
+  const result = yaciConfigSchema.safeParse(value, { reportInput: true });
+  if (!result.success) {
+    for (const issue of result.error.issues) errors.push(...issueErrors(ctx, issue, []));
+  }
+  if (errors.length > 0 || !result.success) return fail(errors);
+  // JavaScript objects list integer-like keys (`"10"`) first: restore the file's job order.
+  const jobs = locate(doc, ["jobs"]);
+  if (jobs.found && jobs.node && isMap(jobs.node)) {
+    const order = new Map(jobs.node.items.map((p, i) => [keyString(p.key), i] as const));
+    result.data.jobs.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0));
+  }
+  return { ok: true, config: result.data };
+}
+
+interface Ctx {
+  doc: Doc;
+  text: string;
+  pos: (offset: number) => { line: number; column: number };
+}
+
+function fail(errors: ConfigError[]): ParseResult {
+  const seen = new Set<string>();
+  const unique = errors.filter((e) => {
+    const k = `${e.line}:${e.column}:${e.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+  unique.sort((a, b) => a.line - b.line || a.column - b.column);
+  return { ok: false, errors: unique };
+}
+
+// ---------------------------------------------------------------------------------------------
+// YAML errors
+
+const YAML_HINTS: Record<string, string> = {
+  TAB_AS_INDENT: "YAML does not allow tabs for indentation: indent with spaces.",
+  BAD_INDENT:
+    "Check the indentation: keys of one mapping start in the same column, and a nested value is indented further than its key.",
+  BLOCK_AS_IMPLICIT_KEY:
+    "A value that contains `: ` must be quoted (e.g. `run: \"echo a: b\"`) or written as a block (`run: |` and the command on the next, indented line).",
+  MULTILINE_IMPLICIT_KEY:
+    "Each line of a mapping needs `key: value`; for several commands write `run: |` followed by indented lines.",
+  MULTIPLE_DOCS: "Keep a single YAML document: remove the extra `---` line.",
+  MISSING_CHAR: "Add the missing closing character (a quote or bracket).",
+  BAD_SCALAR_START: "Quote the value: it starts with a character YAML reserves (such as `@`, `` ` ``, `%`, `*` or `&`).",
+  UNEXPECTED_TOKEN: "Check the YAML syntax here; quoting the value often helps.",
+};
+
+function yamlError(ctx: Ctx, e: YAMLError): ConfigError {
+  let offset = e.pos[0];
+  // An unclosed quote is reported at the end of the file: point at where the string starts.
+  if (e.code === "MISSING_CHAR" && /quote/.test(e.message)) {
+    const open = findUnclosedQuote(ctx.doc, offset);
+    if (open !== undefined) offset = open;
+  }
+  // Indentation errors point at the start of the line: move to its first character.
+  while (ctx.text[offset] === " ") offset++;
+  const at = ctx.pos(offset);
+  if (e.code === "DUPLICATE_KEY") {
+    const key = findKeyAt(ctx.doc, e.pos[0]);
+    const name = key !== undefined ? inlineCode(String(key)) : "this key";
+    return {
+      ...at,
+      message: `duplicate key ${key !== undefined ? name : ""}`.trim(),
+      hint: `Remove one of the ${name} entries or merge them: a key may appear only once in a mapping.`,
+    };
+  }
+  let message = e.message.replace(/\s+at line \d+, column \d+:?[\s\S]*$/, "").trim();
+  message = `YAML syntax error: ${message.charAt(0).toLowerCase()}${message.slice(1)}`;
+  return { ...at, message, hint: YAML_HINTS[e.code] ?? "Check the YAML syntax at this position; quoting the value often helps." };
+}
+
+function findUnclosedQuote(doc: Doc, end: number): number | undefined {
+  let found: number | undefined;
+  visit(doc, {
+    Scalar(_, node) {
+      const r = node.range;
+      if (r && (node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE") && r[0] < end && r[1] >= end) found = r[0];
+    },
+  });
+  return found;
+}
+
+/** `__proto__` keys: JavaScript objects cannot hold them safely, and zod drops them silently. */
+function reservedKeys(ctx: Ctx): ConfigError[] {
+  const out: ConfigError[] = [];
+  visit(ctx.doc, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && pair.key.value === "__proto__") {
+        out.push({
+          ...ctx.pos(pair.key.range?.[0] ?? 0),
+          message: "the key `__proto__` is not allowed",
+          hint: "Rename or remove it.",
+        });
+      }
+    },
+  });
+  return out;
+}
+
+function findKeyAt(doc: Doc, offset: number): unknown {
+  let found: unknown;
+  visit(doc, {
+    Pair(_, pair) {
+      if (isNode(pair.key) && pair.key.range?.[0] === offset) {
+        found = isScalar(pair.key) ? pair.key.value : String(pair.key);
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+function findBrokenAlias(doc: Doc): Node | undefined {
+  let found: Node | undefined;
+  visit(doc, {
+    Alias(_, alias) {
+      if (!alias.resolve(doc)) {
+        found = alias;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Locating a path in the document
+
+interface Location {
+  /** The node at the path, or the deepest existing ancestor when `found` is false. */
+  node: Node | null;
+  /** The key node of the pair holding `node`, when it is a mapping value. */
+  key: Node | null;
+  found: boolean;
+}
+
+function keyString(key: unknown): string {
+  if (isScalar(key)) return String(key.value);
+  return String(key);
+}
+
+function locate(doc: Doc, path: readonly Seg[]): Location {
+  let node: Node | null = (doc.contents as Node | null) ?? null;
+  let key: Node | null = null;
+  for (const seg of path) {
+    if (node && isAlias(node)) node = (node.resolve(doc) as Node | undefined) ?? node;
+    if (node && isMap(node)) {
+      const pair = node.items.find((p) => keyString(p.key) === String(seg));
+      if (!pair) return { node, key, found: false };
+      key = isNode(pair.key) ? pair.key : null;
+      node = isNode(pair.value) ? pair.value : null;
+      if (node === null) return { node: key, key, found: true };
+    } else if (node && isSeq(node) && typeof seg === "number" && isNode(node.items[seg])) {
+      node = node.items[seg] as Node;
+      key = null;
+    } else {
+      return { node, key, found: false };
+    }
+  }
+  return { node, key, found: true };
+}
+
+function offsetOf(loc: Location, at: "key" | "value" | undefined): number {
+  const { node, key } = loc;
+  let target = node;
+  if (loc.found && key && (at === "key" || isImplicitNull(node))) target = key;
+  return target?.range?.[0] ?? 0;
+}
+
+/** `job:` with nothing after it: the null node has no text, so point at the key instead. */
+function isImplicitNull(node: Node | null): boolean {
+  return node === null || (isScalar(node) && node.value === null && (!node.range || node.range[0] === node.range[1]));
+}
+
+function sourceOf(ctx: Ctx, node: Node | null): string | undefined {
+  const r = node?.range;
+  if (!r) return undefined;
+  return ctx.text.slice(r[0], r[1]);
+}
+
+/** What a user wrote, for "got …". */
+function describe(ctx: Ctx, node: Node | null, input: unknown): string {
+  if (node && isMap(node)) return "a mapping";
+  if (node && isSeq(node)) return "a list";
+  if (input === null || (node && isImplicitNull(node) && input === undefined)) return "an empty value";
+  if (Array.isArray(input)) return "a list";
+  if (typeof input === "object" && input !== null) return "a mapping";
+  let s = (node && isScalar(node) ? sourceOf(ctx, node) : undefined) ?? (input === undefined ? "nothing" : JSON.stringify(input));
+  s = s.trim().split(/\r?\n/)[0] ?? "";
+  if (s.length > 60) s = `${s.slice(0, 57)}...`;
+  return inlineCode(s);
+}
+
+/** YAML turns `VERSION: 1.0` into the number 1; env values keep the text the user wrote. */
+function keepNumberSourceInEnv(ctx: Ctx, value: unknown): void {
+  if (!isRecord(value)) return;
+  const envPaths: Seg[][] = [["env"]];
+  if (isRecord(value.jobs)) for (const name of Object.keys(value.jobs)) envPaths.push(["jobs", name, "env"]);
+  for (const path of envPaths) {
+    let target: unknown = value;
+    for (const seg of path) target = isRecord(target) ? target[seg] : undefined;
+    const loc = locate(ctx.doc, path);
+    if (!isRecord(target) || !loc.found || !loc.node || !isMap(loc.node)) continue;
+    for (const pair of loc.node.items) {
+      const v = pair.value;
+      if (isScalar(v) && typeof v.value === "number" && v.type === "PLAIN") {
+        const src = sourceOf(ctx, v)?.trim();
+        const name = keyString(pair.key);
+        if (src !== undefined && typeof target[name] === "number") target[name] = src;
+      }
+    }
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// zod issues → ConfigErrors
+
+function displayPath(path: readonly Seg[]): string {
+  let out = "";
+  for (const seg of path) out += typeof seg === "number" ? `[${seg}]` : out ? `.${seg}` : seg;
+  return out;
+}
+
+function subjectOf(path: readonly Seg[]): string {
+  if (path.length === 0) return "the file";
+  if (path.length === 2 && path[0] === "jobs") return `job ${inlineCode(String(path[1]))}`;
+  return inlineCode(displayPath(path));
+}
+
+/** Which kind of field a path names, for messages and hints. */
+function kindOf(path: readonly Seg[]): FieldKind | undefined {
+  let p = [...path];
+  if (p.length === 0) return "top";
+  if (p[0] === "jobs" && p.length >= 2) {
+    if (p.length === 2) return "job";
+    p = p.slice(2);
+  }
+  const [a, b, c, d] = p;
+  switch (a) {
+    case "env":
+      return p.length === 1 ? "env" : "envValue";
+    case "run":
+      return p.length === 1 ? "run" : "runLine";
+    case "resources":
+      return p.length === 1 ? "resources" : b === "cpu" ? "cpu" : b === "memory" ? "memory" : undefined;
+    case "on":
+      if (p.length === 1) return "on";
+      if (typeof b === "number") return "event";
+      if (p.length === 2) return "eventFilter";
+      if (c === "branches") return d === undefined ? "branches" : "branch";
+      return undefined;
+    default:
+      return typeof a === "string" && a in FIELD_RULES ? (a as FieldKind) : undefined;
+  }
+}
+
+/** Where the keys of the mapping at `path` are checked, with the keys allowed there. */
+function levelOf(path: readonly Seg[]): { where: string; known: readonly string[] } {
+  if (path.length === 0) return { where: "at the top level", known: KNOWN_KEYS.top };
+  if (path[0] === "jobs" && path.length === 2) return { where: `in job ${inlineCode(String(path[1]))}`, known: KNOWN_KEYS.job };
+  const kind = kindOf(path);
+  const where = `in ${inlineCode(displayPath(path))}`;
+  if (kind === "resources") return { where, known: KNOWN_KEYS.resources };
+  if (kind === "on") return { where, known: KNOWN_KEYS.on };
+  if (kind === "eventFilter") return { where, known: KNOWN_KEYS.eventFilter };
+  return { where, known: [] };
+}
+
+/** The closest candidate within edit distance 2 (case and `-`/`_` are ignored). */
+export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  const norm = (s: string) => s.toLowerCase().replace(/-/g, "_");
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = distance(norm(word), norm(c));
+    if (d < bestD && d <= Math.min(2, Math.max(1, c.length - 1))) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return best;
+}
+
+const TOP_ONLY = new Set(["version", "on", "cancel_superseded", "jobs"]);
+
+function unknownKeyHint(ctx: Ctx, path: readonly Seg[], key: string, known: readonly string[]): string {
+  const level = path.length === 0 ? "top" : kindOf(path);
+  if (level === "job" && TOP_ONLY.has(key)) return `${inlineCode(key)} is only allowed at the top level of the file, not in a job.`;
+  const close = didYouMean(key, known);
+  if (close) return `Did you mean ${inlineCode(close)}?`;
+  const list = `Allowed here: ${known.map((k) => inlineCode(k)).join(", ")}.`;
+  if (level === "top") {
+    if (key === "resources") return "`resources` is set per job: use the `jobs:` form and put `resources:` under the job.";
+    const loc = locate(ctx.doc, [key]);
+    if (loc.found && loc.node && isMap(loc.node) && loc.node.items.some((p) => keyString(p.key) === "run")) {
+      return `To define a job named ${inlineCode(key)}, indent it under \`jobs:\`.`;
+    }
+  }
+  if (level === "job" && ["steps", "script", "scripts", "command", "commands", "cmd"].includes(key)) {
+    return `Write the commands under \`run:\`. ${list}`;
+  }
+  if (level === "on") {
+    if (key === "branches") return "`branches` goes under an event, e.g. `on: { push: { branches: [main] } }`.";
+    return `YACI runs on \`push\` and \`pull_request\` only. ${list}`;
+  }
+  if (level === "eventFilter") return `Only \`branches\` is supported in an event filter. ${list}`;
+  return known.length > 0 ? `Remove it or use a known key. ${list}` : "Remove it.";
+}
+
+function ruleFor(path: readonly Seg[]): { expect: string; hint: string } | undefined {
+  const kind = kindOf(path);
+  return kind ? FIELD_RULES[kind] : undefined;
+}
+
+function issueErrors(ctx: Ctx, issue: z.core.$ZodIssue, prefix: readonly Seg[]): ConfigError[] {
+  const path: Seg[] = [...prefix, ...(issue.path as Seg[])];
+  const where = (at?: "key" | "value") => ctx.pos(offsetOf(locate(ctx.doc, path), at));
+  const dotted = displayPath(path) || undefined;
+  const subject = subjectOf(path);
+  const rule = ruleFor(path);
+
+  if ((issue.code === "invalid_type" || issue.code === "invalid_union") && issue.input === undefined && path.length > 0) {
+    if (!locate(ctx.doc, path).found) {
+      // A required key is missing: point at the mapping that should hold it.
+      const key = String(path[path.length - 1]);
+      const parent = path.slice(0, -1);
+      const owner = parent.length === 0 ? "the file" : subjectOf(parent);
+      return [
+        {
+          ...where(),
+          path: dotted,
+          message: `${owner} has no ${inlineCode(`${key}:`)}`,
+          hint: rule?.hint ?? `Add ${inlineCode(`${key}:`)}.`,
+        },
+      ];
+    }
+  }
+
+  switch (issue.code) {
+    case "unrecognized_keys": {
+      const { where: level, known } = levelOf(path);
+      return issue.keys.map((key) => {
+        const keyPath = [...path, key];
+        return {
+          ...ctx.pos(offsetOf(locate(ctx.doc, keyPath), "key")),
+          path: displayPath(keyPath),
+          message: `unknown key ${inlineCode(key)} ${level}`,
+          hint: unknownKeyHint(ctx, path, key, known),
+        };
+      });
+    }
+    case "invalid_key": {
+      const inner = issue.issues[0];
+      const params = (inner && "params" in inner ? inner.params : undefined) as IssueParams | undefined;
+      return [
+        {
+          ...where("key"),
+          path: dotted,
+          message: inner?.code === "custom" ? inner.message : `invalid key ${inlineCode(String(path[path.length - 1]))}`,
+          hint: params?.hint ?? rule?.hint ?? "Rename the key.",
+        },
+      ];
+    }
+    case "invalid_union": {
+      // Report the alternative whose type matched what the user wrote, if any.
+      const typed = issue.errors.filter((branch) => !(branch.length === 1 && isTypeMismatch(branch[0]!, issue.input)));
+      if (typed.length > 0) return typed[0]!.flatMap((inner) => issueErrors(ctx, inner, path));
+      return [typeError(ctx, path, issue.input, rule, where)];
+    }
+    case "invalid_type":
+      return [typeError(ctx, path, issue.input, rule, where)];
+    case "invalid_value": {
+      const got = describe(ctx, locate(ctx.doc, path).node, issue.input);
+      const allowed = issue.values.map((v) => inlineCode(String(v)));
+      const close = typeof issue.input === "string" ? didYouMean(issue.input, issue.values.map(String)) : undefined;
+      return [
+        {
+          ...where(),
+          path: dotted,
+          message: `${subject} must be ${allowed.join(" or ")}, got ${got}`,
+          hint: close ? `Did you mean ${inlineCode(close)}?` : rule?.hint ?? `Use ${allowed.join(" or ")}.`,
+        },
+      ];
+    }
+    case "custom": {
+      const params = (issue.params ?? {}) as Partial<IssueParams>;
+      return [
+        {
+          ...where(params.at),
+          path: dotted,
+          message: params.full ? issue.message : `${subject} ${issue.message}`,
+          hint: params.hint ?? rule?.hint ?? "Fix the value.",
+        },
+      ];
+    }
+    default:
+      return [
+        {
+          ...where(),
+          path: dotted,
+          message: `${subject}: ${issue.message}`,
+          hint: rule?.hint ?? "Fix the value.",
+        },
+      ];
+  }
+}
+
+/** An alternative of a union that failed only because the value has another type. */
+function isTypeMismatch(issue: z.core.$ZodIssue, input: unknown): boolean {
+  if (issue.path.length > 0) return false;
+  if (issue.code === "invalid_type") return true;
+  // An enum or literal of strings given a list, a mapping or a number.
+  if (issue.code === "invalid_value") return !issue.values.some((v) => typeof v === typeof input && input !== null);
+  return false;
+}
+
+function typeError(
+  ctx: Ctx,
+  path: readonly Seg[],
+  input: unknown,
+  rule: { expect: string; hint: string } | undefined,
+  where: () => { line: number; column: number },
+): ConfigError {
+  const node = locate(ctx.doc, path).node;
+  let hint = rule?.hint ?? "Fix the value.";
+  if (kindOf(path) === "timeout" && typeof input === "number") {
+    const r = tryParseDuration(String(input));
+    if (!r.ok) hint = r.hint;
+  }
+  return {
+    ...where(),
+    path: displayPath(path) || undefined,
+    message: `${subjectOf(path)} must be ${rule?.expect ?? "a different type"}, got ${describe(ctx, node, input)}`,
+    hint,
+  };
+}

@@ -1,0 +1,43 @@
+import { readFileSync } from "node:fs";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { parseDocument } from "yaml";
+import { describe, expect, it } from "vitest";
+import { KNOWN_KEYS, yaciConfigJsonSchema, yaciConfigSchema } from "../../../src/config/schema.js";
+
+const fixture = (name: string) => parseDocument(readFileSync(new URL(`../../fixtures/configs/${name}`, import.meta.url), "utf8")).toJS();
+
+describe("the JSON schema generated from the zod schema", () => {
+  const schema = yaciConfigJsonSchema();
+  const validate = new Ajv2020({ strict: false }).compile(schema);
+
+  it("accepts both documented forms", () => {
+    expect(validate(fixture("short.yml")), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate(fixture("full.yml")), JSON.stringify(validate.errors)).toBe(true);
+  });
+
+  it.each([
+    ["an unknown key", { run: "x", timout: "5m" }],
+    ["run and jobs together", { run: "x", jobs: { a: { run: "y" } } }],
+    ["neither run nor jobs", { image: "x" }],
+    ["a bad job name", { jobs: { "a b": { run: "x" } } }],
+    ["a bad env name", { run: "x", env: { "1A": "x" } }],
+    ["a timeout without unit", { run: "x", timeout: "15" }],
+    ["version 2", { version: 2, run: "x" }],
+    ["an unknown event", { run: "x", on: "release" }],
+  ])("rejects %s", (_name, value) => {
+    expect(validate(value)).toBe(false);
+  });
+
+  it("documents the fields", () => {
+    const props = schema.properties as Record<string, { description?: string }>;
+    expect(Object.keys(props)).toEqual([...KNOWN_KEYS.top]);
+    expect(props.timeout?.description).toContain("6h");
+  });
+});
+
+describe("yaciConfigSchema", () => {
+  it("validates plain values too (without YAML)", () => {
+    const r = yaciConfigSchema.safeParse({ run: "make", env: { N: 1, B: false }, timeout: "2m" });
+    expect(r.success && r.data.jobs[0]).toEqual({ name: "build", image: "alpine:3.20", run: "make", timeoutMs: 120_000, env: { N: "1", B: "false" } });
+  });
+});
