@@ -1,0 +1,133 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { DEFAULT_API_IMAGE, isRunId, type HttpDeps, type RunView } from "./http-deps.js";
+import { bearerToken, readBody, safeEqual, sendError, sendJson, sendTooLarge } from "./respond.js";
+
+/**
+ * The original proof of concept's API, kept compatible and made safe:
+ *   POST /run   body = the shell command (or JSON {"command", "image"}) → 200 {"name": "<run id>"}
+ *   GET  /get?id=<run id>                 → 200 [{"pod", "status", "log"}]
+ * Both need `Authorization: Bearer $YACI_API_TOKEN`; without that variable the API is off (404).
+ */
+
+export const MAX_BODY_BYTES = 64 * 1024;
+/** `GET /get` returns at most this much of a log (its end). */
+export const MAX_GET_LOG_BYTES = 8 * 1024 * 1024;
+
+/** The original API's pod phases. */
+export type SeedStatus = "Pending" | "Running" | "Succeeded" | "Failed";
+
+export interface SeedEntry {
+  pod: string;
+  status: SeedStatus;
+  log: string;
+}
+
+export function seedStatus(run: Pick<RunView, "phase" | "conclusion">): SeedStatus {
+  switch (run.phase) {
+    case "queued":
+      return "Pending";
+    case "in_progress":
+      return "Running";
+    case "completed":
+      return run.conclusion === "success" ? "Succeeded" : "Failed";
+  }
+}
+
+/** Checks the bearer token; answers 404 (API off) or 401 itself and returns false when refused. */
+function authorize(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): boolean {
+  const expected = deps.env.apiToken;
+  if (!expected) {
+    sendError(res, 404, "not found: the API is off (YACI_API_TOKEN is not set)");
+    return false;
+  }
+  const given = bearerToken(req);
+  if (given === undefined || !safeEqual(given, expected)) {
+    sendError(
+      res,
+      401,
+      given === undefined ? "missing bearer token: send Authorization: Bearer $YACI_API_TOKEN" : "invalid bearer token",
+      { "www-authenticate": 'Bearer realm="yaci"' },
+    );
+    return false;
+  }
+  return true;
+}
+
+function isJson(req: IncomingMessage): boolean {
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  return type === "application/json" || /^application\/[a-z0-9.+-]*\+json$/.test(type);
+}
+
+const IMAGE_RE = /^[A-Za-z0-9][A-Za-z0-9._\/:@-]{0,254}$/;
+
+type Parsed = { ok: true; command: string; image: string } | { ok: false; message: string };
+
+function parseRunBody(req: IncomingMessage, body: Buffer): Parsed {
+  if (!isJson(req)) {
+    // The raw body is the command, whatever the content type (curl -d labels it form-urlencoded).
+    const command = body.toString("utf8");
+    if (command.trim() === "") return { ok: false, message: "command is empty: send the shell command as the request body" };
+    return { ok: true, command, image: DEFAULT_API_IMAGE };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString("utf8"));
+  } catch {
+    return { ok: false, message: 'body is not valid JSON: send {"command": "...", "image": "..."}' };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { ok: false, message: 'body must be a JSON object: {"command": "...", "image": "..."}' };
+  }
+  const { command, image } = value as Record<string, unknown>;
+  if (command !== undefined && typeof command !== "string") return { ok: false, message: '"command" must be a string' };
+  if (command === undefined || command.trim() === "") return { ok: false, message: 'command is empty: set "command"' };
+  if (image !== undefined && image !== null && typeof image !== "string") return { ok: false, message: '"image" must be a string' };
+  if (typeof image === "string" && image !== "" && !IMAGE_RE.test(image)) {
+    return { ok: false, message: `"image" is not a valid image reference: ${JSON.stringify(image.slice(0, 100))}` };
+  }
+  return { ok: true, command, image: typeof image === "string" && image !== "" ? image : DEFAULT_API_IMAGE };
+}
+
+/** POST /run */
+export async function handleRun(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (!authorize(deps, req, res)) return;
+  const read = await readBody(req, MAX_BODY_BYTES);
+  if (!read.ok) {
+    if (read.reason === "too-large") sendTooLarge(req, res, MAX_BODY_BYTES);
+    else res.destroy();
+    return;
+  }
+  const parsed = parseRunBody(req, read.body);
+  if (!parsed.ok) {
+    sendError(res, 400, parsed.message);
+    return;
+  }
+  let id: string;
+  try {
+    ({ id } = await deps.submit({ command: parsed.command, image: parsed.image }));
+  } catch (err) {
+    deps.log?.error({ err }, "POST /run: could not start the run");
+    sendError(res, 503, `could not start the run: ${err instanceof Error ? err.message : String(err)}`);
+    return;
+  }
+  deps.log?.info({ runId: id, image: parsed.image }, "POST /run: run accepted");
+  sendJson(res, 200, { name: id });
+}
+
+/** GET /get?id= */
+export async function handleGet(deps: HttpDeps, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  if (!authorize(deps, req, res)) return;
+  const id = url.searchParams.get("id");
+  if (id === null || id === "") {
+    sendError(res, 400, "id query param is required");
+    return;
+  }
+  const run = isRunId(id) ? await deps.runs.get(id) : undefined;
+  if (!run) {
+    sendError(res, 404, `no run with id ${JSON.stringify(id.slice(0, 200))}`);
+    return;
+  }
+  const { text } = await deps.logs.tail(run.spec.id, MAX_GET_LOG_BYTES);
+  const entries: SeedEntry[] = [{ pod: run.podName ?? run.spec.id, status: seedStatus(run), log: text }];
+  sendJson(res, 200, entries);
+}
