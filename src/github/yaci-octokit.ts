@@ -1,4 +1,5 @@
 import { ProbotOctokit } from "probot";
+import { WriteBudget } from "./write-budget.js";
 
 /** How often a request that hit a rate limit is tried again before it fails. */
 export const RATE_LIMIT_RETRIES = 5;
@@ -11,14 +12,20 @@ interface WithLog {
   log: { warn(msg: string): void };
 }
 
+/** Shared by every Octokit of the process; keyed by installation (Probot sets `throttle.id`). */
+export const writeBudget = new WriteBudget();
+
 /**
- * Probot's Octokit, with rate limits waited out instead of dropped: Probot 14's own throttle
- * options only log a secondary rate limit (403 + retry-after) and fail the request.
+ * Probot's Octokit, with rate limits waited out instead of dropped (Probot 14's own throttle
+ * options only log a secondary rate limit, 403 + retry-after, and fail the request), and with
+ * each installation's writes limited by GitHub's real budget (80/min, 500/h, in bursts) instead
+ * of the throttling plugin's fixed one request per second.
  */
 export const YaciOctokit = ProbotOctokit.defaults((options: Record<string, unknown>) => ({
   ...options,
   throttle: {
     ...(options.throttle as object),
+    write: writeBudget,
     onRateLimit: (retryAfter: number, o: ThrottleOptions, octokit: WithLog, retryCount: number) => {
       octokit.log.warn(`rate limit on ${o.method} ${o.url}; retry ${retryCount + 1} in ${retryAfter}s`);
       return retryCount < RATE_LIMIT_RETRIES;

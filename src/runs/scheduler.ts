@@ -125,7 +125,9 @@ export class Scheduler {
   }
 
   private async launch(r: RunRecord): Promise<void> {
-    void this.deps.reporter.report(r.spec.id);
+    // The check run shows `queued` before the job can start (a failed write is retried in the
+    // background and does not hold the job back).
+    await this.deps.reporter.report(r.spec.id);
     try {
       await this.deps.executor.start(r.spec);
       this.deps.events?.runStarted?.(r);
