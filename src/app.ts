@@ -1,13 +1,31 @@
 import type { ApplicationFunction } from "probot";
 import { loadDeps, type Deps, type DepsOverrides, type Env } from "./deps.js";
 import { registerHandlers } from "./github/handlers.js";
+import { createHttpHandler } from "./http/router.js";
+import { startLogRetention } from "./logs/retention.js";
 
-/** The Probot app: webhooks → scheduler, plus recovery of what a previous process left running. */
+/**
+ * The Probot app: webhooks → scheduler; the HTTP surface (API, run pages, health, metrics) on the
+ * same server; log retention; and recovery of what a previous process left running.
+ */
 export function createApp(env: Env = process.env, overrides?: DepsOverrides, onReady?: (deps: Deps) => void): ApplicationFunction {
-  return async (app) => {
+  return async (app, { addHandler }) => {
     const deps = await loadDeps(env, app, overrides);
     onReady?.(deps);
-    registerHandlers(app, { scheduler: deps.scheduler });
+    registerHandlers(app, { scheduler: deps.scheduler, onDelivery: (event, outcome) => deps.metrics.webhook(event, outcome) });
+    addHandler(
+      createHttpHandler({
+        runs: deps.store,
+        logs: deps.logs,
+        submit: async ({ command, image }) => ({ id: deps.scheduler.submitCommand(command, image).spec.id }),
+        ready: () => deps.executor.ready(),
+        metrics: deps.metrics,
+        now: () => new Date(),
+        env: deps.http,
+        log: app.log,
+      }),
+    );
+    startLogRetention({ logs: deps.logs, retentionMs: deps.http.logRetentionMs, log: app.log });
     app.log.info({ executor: deps.executor.kind, dataDir: deps.dataDir }, "YACI ready");
     deps.scheduler.recover().catch((err) => app.log.error({ err }, "recovery after restart failed"));
   };

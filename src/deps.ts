@@ -5,7 +5,11 @@ import type { Executor } from "./executors/executor.js";
 import { LocalExecutor } from "./executors/local/local-executor.js";
 import { checkoutTokenSource } from "./github/checkout-token.js";
 import { OctokitCheckRuns } from "./github/octokit-check-runs.js";
+import { rateLimits } from "./github/rate-limit-tracker.js";
+import { httpEnvFromProcess, type HttpEnv } from "./http/env.js";
+import { detailsUrl } from "./http/run-link.js";
 import { LogStore } from "./logs/log-store.js";
+import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { Reporter } from "./runs/reporter.js";
 import { RunStore } from "./runs/run-store.js";
 import { Scheduler } from "./runs/scheduler.js";
@@ -14,10 +18,12 @@ export type Env = Record<string, string | undefined>;
 
 export interface Deps {
   env: Env;
+  http: HttpEnv;
   dataDir: string;
   githubApiUrl: string;
   store: RunStore;
   logs: LogStore;
+  metrics: Metrics;
   executor: Executor;
   reporter: Reporter;
   scheduler: Scheduler;
@@ -44,12 +50,18 @@ export interface DepsOverrides {
   reporterRetryDelaysMs?: number[];
 }
 
+/** Below this many remaining requests an installation gets only final check-run updates. */
+const RATE_LIMIT_RESERVE = 100;
+
 /** The composition root: every dependency, built from the environment. */
 export async function loadDeps(env: Env, app: Probot, overrides: DepsOverrides = {}): Promise<Deps> {
   const dataDir = resolve(env.YACI_DATA_DIR || ".yaci");
+  const http = httpEnvFromProcess(env);
   const apiUrl = githubApiUrl(env);
   const store = new RunStore(dataDir);
   const logs = new LogStore(dataDir);
+  const metrics = createMetrics();
+  rateLimits.onChange((installationId, remaining) => metrics.setRateLimitRemaining(installationId, remaining));
   const checkoutToken = checkoutTokenSource(() => app.auth());
   const kind = env.YACI_EXECUTOR || "local";
   let executor: Executor;
@@ -78,9 +90,26 @@ export async function loadDeps(env: Env, app: Probot, overrides: DepsOverrides =
     checks: new OctokitCheckRuns((id) => app.auth(id)),
     executorKind: executor.kind,
     log: app.log,
+    // The link's expiry counts from the run's creation, so the URL (and the reported state) is stable.
+    detailsUrl: (r) => detailsUrl(http, r.spec.id, new Date(r.createdAt)),
     onFinalReported: (r) => executor.markReported?.(r.spec.id),
     retryDelaysMs: overrides.reporterRetryDelaysMs,
+    budgetLow: (r) => (rateLimits.get(r.spec.installationId) ?? Infinity) < RATE_LIMIT_RESERVE,
   });
-  const scheduler = new Scheduler({ store, executor, reporter, log: app.log });
-  return { env, dataDir, githubApiUrl: apiUrl, store, logs, executor, reporter, scheduler };
+  const scheduler = new Scheduler({
+    store,
+    executor,
+    reporter,
+    log: app.log,
+    events: {
+      runStarted: () => metrics.runStarted(executor.kind),
+      runFinished: (r) => {
+        const seconds = r.startedAt && r.finishedAt ? (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000 : 0;
+        metrics.runFinished(r.conclusion ?? "failure", seconds);
+      },
+      startFailed: () => metrics.executorError(executor.kind),
+      queueChanged: (depth) => metrics.setQueueDepth(depth),
+    },
+  });
+  return { env, http, dataDir, githubApiUrl: apiUrl, store, logs, metrics, executor, reporter, scheduler };
 }

@@ -51,13 +51,21 @@ export async function acceptTrigger(
   return runs.length > 0 ? "accepted" : "duplicate-or-filtered";
 }
 
+/** Runs a handler and counts its outcome; a failure is counted as "error" and rethrown (GitHub sees a 500). */
+async function counted(deps: HandlerDeps, event: string, handle: () => Promise<string>): Promise<void> {
+  try {
+    deps.onDelivery?.(event, await handle());
+  } catch (err) {
+    deps.onDelivery?.(event, "error");
+    throw err;
+  }
+}
+
 export function registerHandlers(app: Probot, deps: HandlerDeps): void {
-  app.on("push", async (context) => {
-    const outcome = await acceptTrigger(triggerFromPush(context.payload), context.octokit, deps, context.log);
-    deps.onDelivery?.("push", outcome);
-  });
-  app.on(["pull_request.opened", "pull_request.synchronize", "pull_request.reopened"], async (context) => {
-    const outcome = await acceptTrigger(triggerFromPullRequest(context.payload), context.octokit, deps, context.log);
-    deps.onDelivery?.("pull_request", outcome);
-  });
+  app.on("push", (context) =>
+    counted(deps, "push", () => acceptTrigger(triggerFromPush(context.payload), context.octokit, deps, context.log)),
+  );
+  app.on(["pull_request.opened", "pull_request.synchronize", "pull_request.reopened"], (context) =>
+    counted(deps, "pull_request", () => acceptTrigger(triggerFromPullRequest(context.payload), context.octokit, deps, context.log)),
+  );
 }

@@ -1,5 +1,6 @@
 import { ProbotOctokit } from "probot";
 import { WriteBudget } from "./write-budget.js";
+import { rateLimits } from "./rate-limit-tracker.js";
 
 /** How often a request that hit a rate limit is tried again before it fails. */
 export const RATE_LIMIT_RETRIES = 5;
@@ -21,7 +22,17 @@ export const writeBudget = new WriteBudget();
  * each installation's writes limited by GitHub's real budget (80/min, 500/h, in bursts) instead
  * of the throttling plugin's fixed one request per second.
  */
-export const YaciOctokit = ProbotOctokit.defaults((options: Record<string, unknown>) => ({
+const trackRateLimit = (octokit: { hook: { after(name: string, fn: (res: { headers: Record<string, unknown> }) => void): void } }, options: { auth?: { installationId?: number | string } }) => {
+  const installationId = options.auth?.installationId;
+  if (installationId === undefined) return {};
+  octokit.hook.after("request", (res) => {
+    const remaining = Number(res.headers["x-ratelimit-remaining"]);
+    if (Number.isFinite(remaining)) rateLimits.record(String(installationId), remaining);
+  });
+  return {};
+};
+
+export const YaciOctokit = ProbotOctokit.plugin(trackRateLimit as never).defaults((options: Record<string, unknown>) => ({
   ...options,
   throttle: {
     ...(options.throttle as object),

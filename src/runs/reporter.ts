@@ -24,9 +24,21 @@ export interface ReporterDeps {
   /** Waits between retries of a failed write (an outage is retried, never dropped). */
   retryDelaysMs?: number[];
   setTimer?: (fn: () => void, ms: number) => void;
+  /** True when GitHub's budget for this run's installation is low: intermediate updates are skipped (never the final one). */
+  budgetLow?: (r: RunRecord) => boolean;
+  /** At most one in-progress → in-progress update per run in this period (default 10 s). */
+  coalesceMs?: number;
+  now?: () => number;
 }
 
 const DEFAULT_RETRY_DELAYS = [1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000];
+
+/** GitHub's own `retry-after` (seconds), when it sent one. */
+function retryAfter(err: unknown): number | undefined {
+  const headers = (err as { response?: { headers?: Record<string, string> } }).response?.headers;
+  const value = Number(headers?.["retry-after"]);
+  return Number.isFinite(value) && value > 0 ? value * 1000 : undefined;
+}
 
 function status(err: unknown): number | undefined {
   return (err as { status?: number }).status;
@@ -46,6 +58,8 @@ function retryable(err: unknown): boolean {
 export class Reporter {
   private readonly chains = new Map<string, Promise<void>>();
   private readonly failures = new Map<string, number>();
+  private readonly lastWrite = new Map<string, number>();
+  private readonly deferred = new Set<string>();
 
   constructor(private readonly deps: ReporterDeps) {}
 
@@ -86,6 +100,7 @@ export class Reporter {
       if (sameReportedState(r.reported, state)) return;
       const target: CheckRunTarget = { installationId: r.spec.installationId, owner: r.spec.key.owner, repo: r.spec.key.repo };
       let checkRunId = r.checkRunId;
+      if (checkRunId !== undefined && state.phase !== "completed" && this.holdBack(r, state.phase)) return;
       if (checkRunId === undefined && r.checkRunCreating) {
         checkRunId = await checks.find(target, r.spec.key.sha, u.name, r.spec.id);
       }
@@ -98,10 +113,38 @@ export class Reporter {
       const latest = { ...store.get(runId)!, checkRunId, reported: state };
       delete latest.checkRunCreating;
       store.put(latest);
+      this.lastWrite.set(runId, this.now());
       this.failures.delete(runId);
       this.deps.log.info({ runId, checkRunId, status: u.status, conclusion: u.conclusion }, `check run ${u.status}`);
       if (state.phase === "completed") await this.deps.onFinalReported?.(latest);
     }
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
+  private timer(fn: () => void, ms: number): void {
+    (this.deps.setTimer ?? ((f, t) => setTimeout(f, t).unref()))(fn, ms);
+  }
+
+  /** Writes less: intermediate updates wait (in progress → in progress, coalesced) or are dropped (budget low). */
+  private holdBack(r: RunRecord, phase: string): boolean {
+    if (this.deps.budgetLow?.(r)) {
+      this.deps.log.warn({ runId: r.spec.id }, "GitHub rate limit low: intermediate check-run update skipped");
+      return true;
+    }
+    if (phase !== "in_progress" || r.reported?.phase !== "in_progress") return false;
+    const wait = (this.lastWrite.get(r.spec.id) ?? 0) + (this.deps.coalesceMs ?? 10_000) - this.now();
+    if (wait <= 0) return false;
+    if (!this.deferred.has(r.spec.id)) {
+      this.deferred.add(r.spec.id);
+      this.timer(() => {
+        this.deferred.delete(r.spec.id);
+        void this.report(r.spec.id);
+      }, wait);
+    }
+    return true;
   }
 
   private onError(runId: string, err: unknown): void {
@@ -115,6 +158,6 @@ export class Reporter {
     }
     const delay = delays[n - 1]!;
     this.deps.log.warn({ runId, status: status(err), err: (err as Error).message, retryInMs: delay }, "check run write failed; will retry");
-    (this.deps.setTimer ?? ((fn, ms) => setTimeout(fn, ms).unref()))(() => void this.report(runId), delay);
+    this.timer(() => void this.report(runId), retryAfter(err) ?? delay);
   }
 }

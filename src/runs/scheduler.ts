@@ -11,6 +11,9 @@ import type { Reporter, ReporterLog } from "./reporter.js";
 export interface SchedulerEvents {
   runStarted?(r: RunRecord): void;
   runFinished?(r: RunRecord): void;
+  startFailed?(r: RunRecord, err: unknown): void;
+  /** How many runs wait for the executor (queued). */
+  queueChanged?(depth: number): void;
 }
 
 export interface SchedulerDeps {
@@ -133,6 +136,7 @@ export class Scheduler {
       this.deps.events?.runStarted?.(r);
     } catch (err) {
       this.deps.log.error({ runId: r.spec.id, err }, "could not start the job");
+      this.deps.events?.startFailed?.(r, err);
       this.observe({
         runId: r.spec.id,
         phase: "finished",
@@ -152,6 +156,7 @@ export class Scheduler {
     this.deps.store.put(next);
     this.deps.log.info({ runId: o.runId, phase: next.phase, conclusion: next.conclusion }, `run ${next.phase}`);
     if (next.phase === "completed") this.deps.events?.runFinished?.(next);
+    if (next.phase !== r.phase) this.deps.events?.queueChanged?.(this.deps.store.list((x) => x.phase === "queued").length);
     void this.deps.reporter.report(o.runId);
   }
 

@@ -1,0 +1,193 @@
+import { parseQuantity } from "./quantity.js";
+
+/** Operator settings of the Kubernetes executor (environment variables, see docs/kubernetes.md). */
+export interface KubernetesOptions {
+  /** Namespace of the Jobs; `undefined`: the kube context's namespace, else `default`. */
+  namespace?: string;
+  /** `ttlSecondsAfterFinished` of every Job (YACI_JOB_TTL_SECONDS, default 3600). */
+  jobTtlSeconds: number;
+  /** Caps on a job's `resources` (YACI_MAX_CPU, YACI_MAX_MEMORY). */
+  maxCpu?: string;
+  maxMemory?: string;
+  /** Resources of a job whose `.yaci.yml` sets none (YACI_DEFAULT_CPU, YACI_DEFAULT_MEMORY). */
+  defaultCpu?: string;
+  defaultMemory?: string;
+  /** How long a Job may wait for a node before it fails (YACI_PENDING_TIMEOUT, default 10m). */
+  pendingTimeoutMs: number;
+  /** How long an image pull may keep failing before the job fails (YACI_IMAGE_PULL_GRACE, default 2m). */
+  imagePullGraceMs: number;
+  /** Image of the checkout init container: needs `sh`, `wget` and `tar` (YACI_CHECKOUT_IMAGE). */
+  checkoutImage: string;
+  /** Pod security: YACI_RUN_AS_USER, YACI_RUN_AS_GROUP, YACI_FS_GROUP, YACI_RUN_AS_NON_ROOT. */
+  runAsUser?: number;
+  runAsGroup?: number;
+  fsGroup?: number;
+  runAsNonRoot?: boolean;
+  /** YACI_ALLOW_PRIVILEGE_ESCALATION (default false). */
+  allowPrivilegeEscalation: boolean;
+  /** YACI_SECCOMP_PROFILE: RuntimeDefault (default) or Unconfined. */
+  seccompProfile: "RuntimeDefault" | "Unconfined";
+  /** YACI_DROP_CAPABILITIES: comma-separated, default `ALL`; empty drops none. */
+  dropCapabilities: string[];
+  /** YACI_IMAGE_PULL_SECRETS: comma-separated Secret names for private job images. */
+  imagePullSecrets: string[];
+  /** YACI_JOB_SERVICE_ACCOUNT: service account of job pods (its token is never mounted). */
+  serviceAccountName?: string;
+  /** Safety-net re-list of Jobs and Pods (YACI_RELIST_INTERVAL, default 5m). */
+  relistIntervalMs: number;
+  /** At most this many bytes of a job's log are kept: the end of it (YACI_LOG_MAX_BYTES, default 10 MiB). */
+  logMaxBytes: number;
+}
+
+export const DEFAULT_CHECKOUT_IMAGE = "alpine:3.20";
+
+export const DEFAULT_KUBERNETES_OPTIONS: KubernetesOptions = {
+  jobTtlSeconds: 3600,
+  pendingTimeoutMs: 10 * 60_000,
+  imagePullGraceMs: 2 * 60_000,
+  checkoutImage: DEFAULT_CHECKOUT_IMAGE,
+  allowPrivilegeEscalation: false,
+  seccompProfile: "RuntimeDefault",
+  dropCapabilities: ["ALL"],
+  imagePullSecrets: [],
+  relistIntervalMs: 5 * 60_000,
+  logMaxBytes: 10 * 1024 * 1024,
+};
+
+/** Every variable this module reads, for docs and `.env.example`. */
+export const KUBERNETES_ENV_VARS = [
+  "YACI_NAMESPACE",
+  "YACI_JOB_TTL_SECONDS",
+  "YACI_MAX_CPU",
+  "YACI_MAX_MEMORY",
+  "YACI_DEFAULT_CPU",
+  "YACI_DEFAULT_MEMORY",
+  "YACI_PENDING_TIMEOUT",
+  "YACI_IMAGE_PULL_GRACE",
+  "YACI_CHECKOUT_IMAGE",
+  "YACI_RUN_AS_USER",
+  "YACI_RUN_AS_GROUP",
+  "YACI_FS_GROUP",
+  "YACI_RUN_AS_NON_ROOT",
+  "YACI_ALLOW_PRIVILEGE_ESCALATION",
+  "YACI_SECCOMP_PROFILE",
+  "YACI_DROP_CAPABILITIES",
+  "YACI_IMAGE_PULL_SECRETS",
+  "YACI_JOB_SERVICE_ACCOUNT",
+  "YACI_RELIST_INTERVAL",
+  "YACI_LOG_MAX_BYTES",
+] as const;
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+type Env = Record<string, string | undefined>;
+
+function get(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v === undefined || v === "" ? undefined : v;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `90s`, `10m`, `1h30m`, `1.5h`, `250ms`; a bare number means seconds. */
+export function parseEnvDuration(name: string, text: string): number {
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
+  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
+  let total = 0;
+  let m: RegExpExecArray | null;
+  let end = 0;
+  while ((m = re.exec(t))) {
+    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+    end = re.lastIndex;
+  }
+  if (end !== t.length || end === 0 || !(total > 0)) {
+    throw new Error(`${name}: ${JSON.stringify(text)} is not a duration (examples: 90s, 10m, 1h30m)`);
+  }
+  return Math.round(total);
+}
+
+function int(env: Env, name: string, min: number): number | undefined {
+  const v = get(env, name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`${name}: ${JSON.stringify(v)} must be a whole number ≥ ${min}`);
+  return Number(v);
+}
+
+function bool(env: Env, name: string): boolean | undefined {
+  const v = get(env, name)?.toLowerCase();
+  if (v === undefined) return undefined;
+  if (["true", "1", "yes"].includes(v)) return true;
+  if (["false", "0", "no"].includes(v)) return false;
+  throw new Error(`${name}: ${JSON.stringify(v)} must be true or false`);
+}
+
+function quantity(env: Env, name: string): string | undefined {
+  const v = get(env, name);
+  if (v !== undefined) parseQuantity(v, name);
+  return v;
+}
+
+function list(env: Env, name: string): string[] | undefined {
+  const v = env[name];
+  if (v === undefined) return undefined;
+  return v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * Reads the executor's settings from the environment. Unknown or malformed values are errors
+ * (thrown, with the variable's name), never silently replaced by a default.
+ */
+export function kubernetesOptionsFromEnv(env: Env): KubernetesOptions {
+  const o: KubernetesOptions = { ...DEFAULT_KUBERNETES_OPTIONS };
+  const ns = get(env, "YACI_NAMESPACE");
+  if (ns !== undefined) {
+    if (!DNS1123_LABEL.test(ns) || ns.length > 63) throw new Error(`YACI_NAMESPACE: ${JSON.stringify(ns)} is not a valid namespace name`);
+    o.namespace = ns;
+  }
+  o.jobTtlSeconds = int(env, "YACI_JOB_TTL_SECONDS", 0) ?? o.jobTtlSeconds;
+  o.maxCpu = quantity(env, "YACI_MAX_CPU");
+  o.maxMemory = quantity(env, "YACI_MAX_MEMORY");
+  o.defaultCpu = quantity(env, "YACI_DEFAULT_CPU");
+  o.defaultMemory = quantity(env, "YACI_DEFAULT_MEMORY");
+  const pending = get(env, "YACI_PENDING_TIMEOUT");
+  if (pending !== undefined) o.pendingTimeoutMs = parseEnvDuration("YACI_PENDING_TIMEOUT", pending);
+  const grace = get(env, "YACI_IMAGE_PULL_GRACE");
+  if (grace !== undefined) o.imagePullGraceMs = parseEnvDuration("YACI_IMAGE_PULL_GRACE", grace);
+  o.checkoutImage = get(env, "YACI_CHECKOUT_IMAGE") ?? o.checkoutImage;
+  o.runAsUser = int(env, "YACI_RUN_AS_USER", 0);
+  o.runAsGroup = int(env, "YACI_RUN_AS_GROUP", 0);
+  o.fsGroup = int(env, "YACI_FS_GROUP", 0);
+  o.runAsNonRoot = bool(env, "YACI_RUN_AS_NON_ROOT");
+  o.allowPrivilegeEscalation = bool(env, "YACI_ALLOW_PRIVILEGE_ESCALATION") ?? o.allowPrivilegeEscalation;
+  const seccomp = get(env, "YACI_SECCOMP_PROFILE");
+  if (seccomp !== undefined) {
+    if (seccomp !== "RuntimeDefault" && seccomp !== "Unconfined") {
+      throw new Error(`YACI_SECCOMP_PROFILE: ${JSON.stringify(seccomp)} must be RuntimeDefault or Unconfined`);
+    }
+    o.seccompProfile = seccomp;
+  }
+  o.dropCapabilities = list(env, "YACI_DROP_CAPABILITIES") ?? o.dropCapabilities;
+  o.imagePullSecrets = list(env, "YACI_IMAGE_PULL_SECRETS") ?? o.imagePullSecrets;
+  for (const s of o.imagePullSecrets) {
+    if (!DNS1123_SUBDOMAIN.test(s)) throw new Error(`YACI_IMAGE_PULL_SECRETS: ${JSON.stringify(s)} is not a valid Secret name`);
+  }
+  const sa = get(env, "YACI_JOB_SERVICE_ACCOUNT");
+  if (sa !== undefined) {
+    if (!DNS1123_SUBDOMAIN.test(sa)) throw new Error(`YACI_JOB_SERVICE_ACCOUNT: ${JSON.stringify(sa)} is not a valid name`);
+    o.serviceAccountName = sa;
+  }
+  const relist = get(env, "YACI_RELIST_INTERVAL");
+  if (relist !== undefined) o.relistIntervalMs = parseEnvDuration("YACI_RELIST_INTERVAL", relist);
+  const logMax = get(env, "YACI_LOG_MAX_BYTES");
+  if (logMax !== undefined) {
+    const v = parseQuantity(logMax, "YACI_LOG_MAX_BYTES");
+    if (v < 1024) throw new Error(`YACI_LOG_MAX_BYTES: ${JSON.stringify(logMax)} must be at least 1Ki`);
+    o.logMaxBytes = Math.floor(v);
+  }
+  return o;
+}

@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startGitHubStandIn, waitFor, type GitHubStandIn } from "../support/github-stand-in.js";
+import { startApp, type AppProcess } from "../support/app-process.js";
+
+const TOKEN = "e2e-api-token";
+let github: GitHubStandIn;
+let app: AppProcess;
+
+beforeAll(async () => {
+  github = await startGitHubStandIn();
+  app = await startApp({ github, env: { YACI_API_TOKEN: TOKEN } });
+});
+afterAll(async () => {
+  await app?.stop();
+  await github?.close();
+});
+
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+/** `curl localhost:PORT/run -d 'CMD'` (form content type, raw body), as in the original session. */
+async function run(command: string): Promise<string> {
+  const res = await fetch(`${app.url}/run`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/x-www-form-urlencoded" },
+    body: command,
+  });
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as { name: string };
+  expect(body.name).toMatch(/^yaci-run-/);
+  return body.name;
+}
+
+async function get(id: string) {
+  const res = await fetch(`${app.url}/get?id=${id}`, { headers: auth });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { pod: string; status: string; log: string }[];
+}
+
+describe("the original /run + /get API on the real app (local executor)", () => {
+  it("runs `echo great success` and shows it Succeeded with its log", async () => {
+    const id = await run("echo great success");
+    const [pod] = await waitFor(async () => {
+      const pods = await get(id);
+      return pods[0]?.status === "Succeeded" ? pods : undefined;
+    }, { timeoutMs: 15_000 });
+    expect(pod).toEqual({ pod: expect.any(String), status: "Succeeded", log: "great success\n" });
+  });
+
+  it("a failing command ends Failed with its log", async () => {
+    const id = await run("echo about to fail; exit 4");
+    const [pod] = await waitFor(async () => {
+      const pods = await get(id);
+      return pods[0]?.status === "Failed" ? pods : undefined;
+    }, { timeoutMs: 15_000 });
+    expect(pod!.log).toBe("about to fail\n");
+  });
+
+  it("refuses a missing token and never touches GitHub for API runs", async () => {
+    const res = await fetch(`${app.url}/run`, { method: "POST", body: "echo hi" });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { message: string }).message).toBeTruthy();
+    expect(github.requests.filter((r) => r.path.includes("check-runs"))).toEqual([]);
+  });
+
+  it("serves health and Prometheus metrics on the same port", async () => {
+    expect((await fetch(`${app.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${app.url}/readyz`)).status).toBe(200);
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(metrics).toMatch(/^yaci_runs_finished_total\{conclusion="success"\} [1-9]/m);
+  });
+});
