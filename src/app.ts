@@ -12,7 +12,12 @@ export function createApp(env: Env = process.env, overrides?: DepsOverrides, onR
   return async (app, { addHandler }) => {
     const deps = await loadDeps(env, app, overrides);
     onReady?.(deps);
-    registerHandlers(app, { scheduler: deps.scheduler, onDelivery: (event, outcome) => deps.metrics.webhook(event, outcome) });
+    registerHandlers(app, {
+      scheduler: deps.scheduler,
+      deliveries: deps.deliveries,
+      forkConfig: deps.forkConfig,
+      onDelivery: (event, outcome) => deps.metrics.webhook(event, outcome),
+    });
     addHandler(
       createHttpHandler({
         runs: deps.store,

@@ -1,5 +1,5 @@
 import { availableParallelism } from "node:os";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { Probot } from "probot";
 import type { Executor } from "./executors/executor.js";
 import { LocalExecutor } from "./executors/local/local-executor.js";
@@ -13,6 +13,7 @@ import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { Reporter } from "./runs/reporter.js";
 import { RunStore } from "./runs/run-store.js";
 import { Scheduler } from "./runs/scheduler.js";
+import { DeliveryLog } from "./runs/delivery-log.js";
 
 export type Env = Record<string, string | undefined>;
 
@@ -27,6 +28,9 @@ export interface Deps {
   executor: Executor;
   reporter: Reporter;
   scheduler: Scheduler;
+  deliveries: DeliveryLog;
+  /** YACI_FORK_CONFIG: where a fork's jobs come from (default: the base branch). */
+  forkConfig: "base" | "head";
 }
 
 export const EXECUTORS = ["local", "kubernetes"] as const;
@@ -95,6 +99,8 @@ export async function loadDeps(env: Env, app: Probot, overrides: DepsOverrides =
     onFinalReported: (r) => executor.markReported?.(r.spec.id),
     retryDelaysMs: overrides.reporterRetryDelaysMs,
     budgetLow: (r) => (rateLimits.get(r.spec.installationId) ?? Infinity) < RATE_LIMIT_RESERVE,
+    workspaceFor: (r) => (executor.kind === "kubernetes" ? "/workspace" : join(dataDir, "local", "workspaces", r.spec.id)),
+    commitStatuses: env.YACI_COMMIT_STATUSES === "true",
   });
   const scheduler = new Scheduler({
     store,
@@ -111,5 +117,8 @@ export async function loadDeps(env: Env, app: Probot, overrides: DepsOverrides =
       queueChanged: (depth) => metrics.setQueueDepth(depth),
     },
   });
-  return { env, http, dataDir, githubApiUrl: apiUrl, store, logs, metrics, executor, reporter, scheduler };
+  const forkConfig = env.YACI_FORK_CONFIG || "base";
+  if (forkConfig !== "base" && forkConfig !== "head") throw new Error(`YACI_FORK_CONFIG must be base or head; got "${forkConfig}"`);
+  const deliveries = new DeliveryLog(dataDir);
+  return { env, http, dataDir, githubApiUrl: apiUrl, store, logs, metrics, executor, reporter, scheduler, deliveries, forkConfig };
 }

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { RunRecord, ReportedState } from "./run.js";
 import { assertNever, type Conclusion, type RunPhase } from "./status.js";
 import { formatDuration } from "./format-duration.js";
+import type { Annotation } from "../logs/annotations.js";
 
 /** A button on a check run (GitHub: ≤ 3, label ≤ 20, identifier ≤ 20, description ≤ 40 chars). */
 export interface CheckAction {
@@ -24,6 +25,8 @@ export interface CheckRunUpdate {
   summary: string;
   text?: string;
   actions?: CheckAction[];
+  /** At most 50 per write (GitHub's limit); the reporter sends the rest in further updates. */
+  annotations?: Annotation[];
 }
 
 export interface CheckUpdateContext {
@@ -43,7 +46,7 @@ function durationMs(r: RunRecord): number | undefined {
 
 /** The headline a person reads at a glance. */
 export function checkTitle(r: RunRecord): string {
-  if (r.spec.configError) return "Invalid .yaci.yml";
+  if (r.spec.notice) return r.message ?? r.spec.notice.title;
   switch (r.phase) {
     case "queued":
       return r.waitingReason ? `Waiting: ${r.waitingReason}` : "Queued";
@@ -67,7 +70,7 @@ export function checkTitle(r: RunRecord): string {
     case "timed_out":
       return `Timed out after ${formatDuration(r.spec.timeoutMs)}`;
     case "cancelled":
-      return `Cancelled${after}`;
+      return r.cancelReason ? `Cancelled: ${r.cancelReason}` : `Cancelled${after}`;
     case "action_required":
       return r.message ?? "Approval required";
     case "neutral":
@@ -83,7 +86,7 @@ function row(label: string, value: string | undefined): string {
 
 /** The Markdown summary: what ran, where, on which commit, how long, how it ended. */
 export function checkSummary(r: RunRecord, executorKind: string): string {
-  if (r.spec.configError) return r.spec.configError;
+  if (r.spec.notice) return r.spec.notice.summary;
   const s = r.spec;
   const took = durationMs(r);
   const image =
@@ -100,7 +103,7 @@ export function checkSummary(r: RunRecord, executorKind: string): string {
   md += row("Exit code", r.exitCode === undefined ? undefined : String(r.exitCode));
   if (r.phase === "queued" && r.waitingReason) md += `\n**Waiting:** ${r.waitingReason}\n`;
   if (r.message && r.phase === "completed") md += `\n**Result:** ${r.message}\n`;
-  if (r.cancelledBy) md += `\n**Cancelled by** ${r.cancelledBy}\n`;
+  if (r.cancelReason) md += `\n**Cancelled:** ${r.cancelReason}\n`;
   return md;
 }
 
@@ -128,7 +131,8 @@ export function toCheckRunUpdate(r: RunRecord, executorKind: string, ctx: CheckU
     summary: checkSummary(r, executorKind),
   };
   if (r.startedAt) u.startedAt = r.startedAt;
-  if (ctx.detailsUrl) u.detailsUrl = ctx.detailsUrl;
+  const detailsUrl = r.spec.notice?.detailsUrl ?? ctx.detailsUrl;
+  if (detailsUrl) u.detailsUrl = detailsUrl;
   if (r.phase === "completed") {
     u.conclusion = r.conclusion ?? "failure";
     u.completedAt = r.finishedAt ?? r.createdAt;

@@ -30,8 +30,17 @@ export interface RunSpec {
   resources?: JobResources;
   /** Clone the repository at `key.sha` into the workspace (false for `POST /run`). */
   checkout: boolean;
-  /** Markdown: the run is not a job but a config error, reported as a failed check run. */
-  configError?: string;
+  /** Not a job but a message shown as a check run (a broken `.yaci.yml`, a fork waiting for approval). */
+  notice?: Notice;
+}
+
+/** A check run that reports something other than a job. */
+export interface Notice {
+  title: string;
+  /** Markdown. */
+  summary: string;
+  /** A link for the check run (GitHub requires one for `action_required`). */
+  detailsUrl?: string;
 }
 
 /** The last check-run state written to GitHub, to skip identical writes (level-triggered reporting). */
@@ -61,6 +70,6 @@ export interface RunRecord {
   /** Set just before the check run is created, so a restart looks for it before creating another. */
   checkRunCreating?: boolean;
   reported?: ReportedState;
-  /** Who cancelled it, or what superseded it. */
-  cancelledBy?: string;
+  /** Why it was cancelled, for a person: "requested by @octocat", "superseded by abc1234". */
+  cancelReason?: string;
 }

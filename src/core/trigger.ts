@@ -12,6 +12,10 @@ export interface Trigger {
   prNumber?: number;
   /** The pull request's head comes from another repository (a fork). */
   fromFork?: boolean;
+  /** Who opened the pull request (login). */
+  prAuthor?: string;
+  /** The pull request's page. */
+  prUrl?: string;
   /** Who caused the event (login). */
   actor?: string;
 }
@@ -57,6 +61,8 @@ interface PullRequestLike {
   action: string;
   number: number;
   pull_request: {
+    html_url: string;
+    user: { login: string } | null;
     head: { sha: string; repo: { full_name: string } | null };
     base: { ref: string; repo: { full_name: string } };
   };
@@ -71,17 +77,30 @@ export const PULL_REQUEST_ACTIONS = ["opened", "synchronize", "reopened"] as con
 export function triggerFromPullRequest(p: PullRequestLike): TriggerResult {
   if (!p.installation?.id) return { skip: "no installation in the payload" };
   if (!(PULL_REQUEST_ACTIONS as readonly string[]).includes(p.action)) return { skip: `action ${p.action}` };
-  const pr = p.pull_request;
+  return triggerFromPull(p.installation.id, p.repository.owner.login, p.repository.name, p.number, p.pull_request, p.sender?.login);
+}
+
+/** A pull request's head commit (from a webhook, or from `GET /pulls/{n}` for comment commands). */
+export function triggerFromPull(
+  installationId: number,
+  owner: string,
+  repo: string,
+  number: number,
+  pr: PullRequestLike["pull_request"],
+  actor?: string,
+): Trigger {
   return {
     event: "pull_request",
-    installationId: p.installation.id,
-    owner: p.repository.owner.login,
-    repo: p.repository.name,
+    installationId,
+    owner,
+    repo,
     sha: pr.head.sha,
-    ref: `refs/pull/${p.number}/head`,
+    ref: `refs/pull/${number}/head`,
     branch: pr.base.ref,
-    prNumber: p.number,
+    prNumber: number,
     fromFork: pr.head.repo?.full_name !== pr.base.repo.full_name,
-    actor: p.sender?.login,
+    prAuthor: pr.user?.login,
+    prUrl: pr.html_url,
+    actor,
   };
 }

@@ -1,71 +1,94 @@
-import type { Probot } from "probot";
-import { parseConfig } from "../config/parse-config.js";
-import { formatConfigErrors } from "../config/format-config-errors.js";
-import { planJobs } from "../core/plan-jobs.js";
-import { isSkip, triggerFromPullRequest, triggerFromPush, type Trigger, type TriggerResult } from "../core/trigger.js";
-import type { Scheduler } from "../runs/scheduler.js";
-import { readConfig, type ContentsOctokit, CONFIG_PATH } from "./read-config.js";
+import type { Context, Probot } from "probot";
+import { triggerFromPullRequest, triggerFromPush } from "../core/trigger.js";
+import type { DeliveryLog } from "../runs/delivery-log.js";
+import { acceptTrigger, type AcceptDeps } from "./accept-trigger.js";
+import { handleComment } from "./comment-commands.js";
+import { rerunJob, rerunSuite } from "./rerun.js";
+import { CANCEL_ACTION } from "../core/check-update.js";
 
-export interface HandlerDeps {
-  scheduler: Scheduler;
+export interface HandlerDeps extends AcceptDeps {
+  deliveries: DeliveryLog;
   /** Counts deliveries by event and outcome (metrics). */
   onDelivery?: (event: string, outcome: string) => void;
 }
 
-interface Log {
-  info(obj: object, msg: string): void;
-}
-
 /**
- * Reads `.yaci.yml` at the trigger's SHA and hands its jobs to the scheduler. Returns as soon as
- * the runs are recorded: jobs run, and check runs are written, in the background.
+ * Handles each delivery once (a redelivery, or a concurrent duplicate, does nothing), counts its
+ * outcome, and lets a failure reach GitHub (500) so that the delivery can be retried.
  */
-export async function acceptTrigger(
-  result: TriggerResult,
-  octokit: ContentsOctokit,
-  deps: HandlerDeps,
-  log: Log,
-): Promise<string> {
-  if (isSkip(result)) {
-    log.info({ reason: result.skip }, "event skipped");
-    return "skipped";
-  }
-  const t: Trigger = result;
-  if (t.fromFork) {
-    // Never run a fork's code without a maintainer's approval.
-    log.info({ pr: t.prNumber }, "fork pull request: nothing runs without approval");
-    return "fork";
-  }
-  const text = await readConfig(octokit, t.owner, t.repo, t.sha);
-  if (text === null) {
-    log.info({ repo: `${t.owner}/${t.repo}`, sha: t.sha }, `no ${CONFIG_PATH}: nothing to run`);
-    return "no-config";
-  }
-  const parsed = parseConfig(text);
-  if (!parsed.ok) {
-    deps.scheduler.acceptConfigError(t, formatConfigErrors(parsed.errors, text));
-    return "config-error";
-  }
-  const runs = deps.scheduler.accept(t, planJobs(t, parsed.config));
-  log.info({ repo: `${t.owner}/${t.repo}`, sha: t.sha, runs: runs.map((r) => r.spec.id) }, `accepted ${runs.length} job(s)`);
-  return runs.length > 0 ? "accepted" : "duplicate-or-filtered";
-}
-
-/** Runs a handler and counts its outcome; a failure is counted as "error" and rethrown (GitHub sees a 500). */
-async function counted(deps: HandlerDeps, event: string, handle: () => Promise<string>): Promise<void> {
-  try {
-    deps.onDelivery?.(event, await handle());
-  } catch (err) {
-    deps.onDelivery?.(event, "error");
-    throw err;
-  }
+function once(deps: HandlerDeps, event: string, handle: (context: Context) => Promise<string>) {
+  return async (context: Context) => {
+    if (!deps.deliveries.begin(context.id)) {
+      context.log.info({ delivery: context.id }, "delivery already handled");
+      deps.onDelivery?.(event, "duplicate");
+      return;
+    }
+    try {
+      const outcome = await handle(context);
+      deps.deliveries.done(context.id);
+      deps.onDelivery?.(event, outcome);
+    } catch (err) {
+      deps.deliveries.abort(context.id);
+      deps.onDelivery?.(event, "error");
+      throw err;
+    }
+  };
 }
 
 export function registerHandlers(app: Probot, deps: HandlerDeps): void {
-  app.on("push", (context) =>
-    counted(deps, "push", () => acceptTrigger(triggerFromPush(context.payload), context.octokit, deps, context.log)),
+  app.on(
+    "push",
+    once(deps, "push", (c) => acceptTrigger(triggerFromPush((c as Context<"push">).payload), c.octokit, deps, c.log)),
   );
-  app.on(["pull_request.opened", "pull_request.synchronize", "pull_request.reopened"], (context) =>
-    counted(deps, "pull_request", () => acceptTrigger(triggerFromPullRequest(context.payload), context.octokit, deps, context.log)),
+  app.on(
+    ["pull_request.opened", "pull_request.synchronize", "pull_request.reopened"],
+    once(deps, "pull_request", (c) =>
+      acceptTrigger(triggerFromPullRequest((c as Context<"pull_request">).payload), c.octokit, deps, c.log),
+    ),
+  );
+  app.on(
+    "check_run.rerequested",
+    once(deps, "check_run.rerequested", async (c) => {
+      const { check_run } = (c as Context<"check_run.rerequested">).payload;
+      return rerunJob(deps.scheduler, check_run.external_id ?? "", c.log);
+    }),
+  );
+  app.on(
+    "check_suite.rerequested",
+    once(deps, "check_suite.rerequested", async (c) => {
+      const p = (c as Context<"check_suite.rerequested">).payload;
+      return rerunSuite(p, c.octokit, deps, c.log);
+    }),
+  );
+  app.on(
+    "check_run.requested_action",
+    once(deps, "check_run.requested_action", async (c) => {
+      const p = (c as Context<"check_run.requested_action">).payload;
+      if (p.requested_action?.identifier !== CANCEL_ACTION.identifier || !p.check_run.external_id) return "ignored";
+      await deps.scheduler.cancel(p.check_run.external_id, `requested by @${p.sender.login}`);
+      return "cancelled";
+    }),
+  );
+  app.on(
+    "issue_comment.created",
+    once(deps, "issue_comment", (c) => {
+      const p = (c as Context<"issue_comment.created">).payload;
+      return handleComment(
+        {
+          installationId: p.installation!.id,
+          owner: p.repository.owner.login,
+          repo: p.repository.name,
+          prNumber: p.issue.number,
+          commentId: p.comment.id,
+          body: p.comment.body,
+          author: p.comment.user?.login ?? p.sender.login,
+          authorIsBot: p.sender.type === "Bot" || p.comment.user?.type === "Bot",
+          isPullRequest: !!p.issue.pull_request,
+        },
+        c.octokit,
+        deps,
+        c.log,
+      );
+    }),
   );
 }

@@ -1,5 +1,6 @@
 import type { CheckRunUpdate } from "../core/check-update.js";
 import { GITHUB_OUTPUT_LIMIT } from "../logs/excerpt.js";
+import type { Annotation } from "../logs/annotations.js";
 
 /** Cuts Markdown to GitHub's limit (keeping its start: summaries lead with what matters). */
 export function clip(text: string, limit = GITHUB_OUTPUT_LIMIT): string {
@@ -10,8 +11,12 @@ export function clip(text: string, limit = GITHUB_OUTPUT_LIMIT): string {
 
 /** The body of `POST/PATCH /repos/{owner}/{repo}/check-runs`. */
 export function toCheckRunParams(u: CheckRunUpdate) {
-  const output: { title: string; summary: string; text?: string } = { title: clip(u.title, 1000), summary: clip(u.summary) };
+  const output: { title: string; summary: string; text?: string; annotations?: Annotation[] } = {
+    title: clip(u.title, 1000),
+    summary: clip(u.summary),
+  };
   if (u.text !== undefined) output.text = clip(u.text);
+  if (u.annotations?.length) output.annotations = u.annotations;
   const params: {
     name: string;
     head_sha: string;

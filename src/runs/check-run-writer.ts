@@ -13,4 +13,13 @@ export interface CheckRunWriter {
   update(target: CheckRunTarget, checkRunId: number, u: CheckRunUpdate): Promise<void>;
   /** A check run created earlier for this run (matched by `external_id`), if any. */
   find(target: CheckRunTarget, sha: string, name: string, externalId: string): Promise<number | undefined>;
+  /** A commit status mirroring the check run (`YACI_COMMIT_STATUSES=true`). */
+  setStatus(target: CheckRunTarget, sha: string, status: CommitStatus): Promise<void>;
+}
+
+export interface CommitStatus {
+  context: string;
+  state: "pending" | "success" | "failure" | "error";
+  description: string;
+  targetUrl?: string;
 }

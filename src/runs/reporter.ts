@@ -3,7 +3,29 @@ import type { RunRecord } from "../core/run.js";
 import type { LogStore } from "../logs/log-store.js";
 import { EXCERPT_READ_BYTES, logExcerpt } from "../logs/excerpt.js";
 import type { RunStore } from "./run-store.js";
-import type { CheckRunTarget, CheckRunWriter } from "./check-run-writer.js";
+import type { CheckRunTarget, CheckRunWriter, CommitStatus } from "./check-run-writer.js";
+import { batchAnnotations, parseAnnotations, type Annotation } from "../logs/annotations.js";
+import type { Conclusion } from "../core/status.js";
+
+/** How much of a log's end is searched for annotations. */
+const ANNOTATION_SCAN_BYTES = 1 << 20;
+
+/** A commit status's state for a check-run state (statuses know no timed_out or cancelled). */
+export function statusState(phase: string, conclusion?: Conclusion): CommitStatus["state"] {
+  if (phase !== "completed") return "pending";
+  switch (conclusion) {
+    case "success":
+    case "neutral":
+      return "success";
+    case "action_required":
+      return "pending";
+    case "failure":
+    case "timed_out":
+      return "failure";
+    default:
+      return "error";
+  }
+}
 
 export interface ReporterLog {
   info(obj: object, msg: string): void;
@@ -26,6 +48,10 @@ export interface ReporterDeps {
   setTimer?: (fn: () => void, ms: number) => void;
   /** True when GitHub's budget for this run's installation is low: intermediate updates are skipped (never the final one). */
   budgetLow?: (r: RunRecord) => boolean;
+  /** The directory a run's job ran in, so annotation paths become relative to the repository. */
+  workspaceFor?: (r: RunRecord) => string | undefined;
+  /** Mirror every check run as a commit status `yaci/<job>` (YACI_COMMIT_STATUSES). */
+  commitStatuses?: boolean;
   /** At most one in-progress → in-progress update per run in this period (default 10 s). */
   coalesceMs?: number;
   now?: () => number;
@@ -80,14 +106,19 @@ export class Reporter {
 
   private async build(r: RunRecord): Promise<CheckRunUpdate> {
     const logText =
-      r.phase === "completed" && !r.spec.configError
+      r.phase === "completed" && !r.spec.notice
         ? logExcerpt(await this.deps.logs.tail(r.spec.id, EXCERPT_READ_BYTES))
         : undefined;
     return toCheckRunUpdate(r, this.deps.executorKind, {
       logText,
       detailsUrl: this.deps.detailsUrl?.(r),
-      cancelButton: !r.spec.configError,
+      cancelButton: !r.spec.notice,
     });
+  }
+
+  private async annotations(r: RunRecord): Promise<Annotation[]> {
+    const tail = await this.deps.logs.tail(r.spec.id, ANNOTATION_SCAN_BYTES);
+    return parseAnnotations(tail.text, { workspace: this.deps.workspaceFor?.(r) });
   }
 
   private async sync(runId: string): Promise<void> {
@@ -104,11 +135,24 @@ export class Reporter {
       if (checkRunId === undefined && r.checkRunCreating) {
         checkRunId = await checks.find(target, r.spec.key.sha, u.name, r.spec.id);
       }
+      const final = state.phase === "completed" && r.reported?.phase !== "completed";
+      const batches = final && !r.spec.notice ? batchAnnotations(await this.annotations(r)) : [];
+      if (batches.length > 0) u.annotations = batches[0];
       if (checkRunId === undefined) {
         store.put({ ...store.get(runId)!, checkRunCreating: true });
         checkRunId = await checks.create(target, u);
       } else {
         await checks.update(target, checkRunId, u);
+      }
+      // GitHub takes 50 annotations per request and appends them: send the rest after.
+      for (const batch of batches.slice(1)) await checks.update(target, checkRunId, { ...u, annotations: batch });
+      if (this.deps.commitStatuses) {
+        await checks.setStatus(target, u.headSha, {
+          context: `yaci/${u.name}`,
+          state: statusState(u.status, u.conclusion),
+          description: u.title,
+          targetUrl: u.detailsUrl,
+        });
       }
       const latest = { ...store.get(runId)!, checkRunId, reported: state };
       delete latest.checkRunCreating;

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { JobConfig } from "../config/yaci-config.js";
 import { applyObservation } from "../core/apply-observation.js";
-import type { RunKey, RunRecord, RunSpec } from "../core/run.js";
+import type { Notice, RunKey, RunRecord, RunSpec } from "../core/run.js";
+import type { Conclusion } from "../core/status.js";
 import { runId } from "../core/run-id.js";
 import type { Trigger } from "../core/trigger.js";
 import type { Executor, JobObservation } from "../executors/executor.js";
@@ -27,6 +28,8 @@ export interface SchedulerDeps {
 
 /** The name of the check run that reports a broken `.yaci.yml`. */
 export const CONFIG_CHECK_NAME = "yaci";
+/** The name of the check run that asks a maintainer to approve a fork's pull request. */
+export const APPROVAL_CHECK_NAME = "yaci/approval";
 
 /**
  * The status follower: accepts planned jobs, starts them on the executor, turns every observation
@@ -82,27 +85,79 @@ export class Scheduler {
     return accepted;
   }
 
-  /** A broken `.yaci.yml`: one failed check run named `yaci` that quotes the error. */
-  acceptConfigError(trigger: Trigger, markdown: string): RunRecord | undefined {
-    const key: RunKey = { owner: trigger.owner, repo: trigger.repo, sha: trigger.sha, job: CONFIG_CHECK_NAME };
+  /**
+   * A check run that reports something other than a job (a broken `.yaci.yml`: failure; a fork
+   * waiting for approval: action_required). One per (repository, SHA, name).
+   */
+  acceptNotice(trigger: Trigger, name: string, notice: Notice, conclusion: Conclusion): RunRecord | undefined {
+    const key: RunKey = { owner: trigger.owner, repo: trigger.repo, sha: trigger.sha, job: name };
     if (this.deps.store.attempts(key).length > 0) return undefined;
     const at = this.now().toISOString();
     const spec: RunSpec = {
-      ...this.specFor(trigger, { name: CONFIG_CHECK_NAME, image: "", run: "", timeoutMs: 0, env: {} }, 1),
+      ...this.specFor(trigger, { name, image: "", run: "", timeoutMs: 0, env: {} }, 1),
       checkout: false,
-      configError: markdown,
+      notice,
     };
     const r: RunRecord = {
       ...this.newRecord(spec),
       phase: "completed",
-      outcome: "failed",
-      conclusion: "failure",
+      outcome: conclusion === "success" ? "succeeded" : "failed",
+      conclusion,
       startedAt: at,
       finishedAt: at,
     };
     this.deps.store.put(r);
     void this.deps.reporter.report(spec.id);
     return r;
+  }
+
+  /** Changes what a notice's check run says (e.g. "Approved by @maintainer"). */
+  resolveNotice(id: string, conclusion: Conclusion, message: string): void {
+    const r = this.deps.store.get(id);
+    if (!r?.spec.notice) return;
+    this.deps.store.put({ ...r, conclusion, message });
+    void this.deps.reporter.report(id);
+  }
+
+  /** The newest attempt of every job YACI ran for a commit. */
+  latestRuns(owner: string, repo: string, sha: string): RunRecord[] {
+    const latest = new Map<string, RunRecord>();
+    for (const r of this.deps.store.list(
+      (x) => x.spec.key.owner === owner && x.spec.key.repo === repo && x.spec.key.sha === sha,
+    )) {
+      const prev = latest.get(r.spec.key.job);
+      if (!prev || prev.spec.attempt < r.spec.attempt) latest.set(r.spec.key.job, r);
+    }
+    return [...latest.values()];
+  }
+
+  /**
+   * Runs a finished job again as a new attempt (a new check run of the same name, which GitHub
+   * shows in place of the old one). Returns undefined when the job is still running.
+   */
+  rerun(id: string): RunRecord | undefined {
+    const r = this.deps.store.get(id);
+    if (!r || r.phase !== "completed" || r.spec.notice) return undefined;
+    const attempt = Math.max(...this.deps.store.attempts(r.spec.key).map((a) => a.spec.attempt)) + 1;
+    const next = this.newRecord({ ...r.spec, id: runId(r.spec.key, attempt), attempt });
+    this.deps.store.put(next);
+    void this.launch(next);
+    return next;
+  }
+
+  /** Cancels the unfinished runs of older commits on the trigger's branch or pull request. */
+  supersede(trigger: Trigger): string[] {
+    const stale = this.deps.store.list(
+      (x) =>
+        x.phase !== "completed" &&
+        !x.spec.notice &&
+        x.spec.key.owner === trigger.owner &&
+        x.spec.key.repo === trigger.repo &&
+        x.spec.ref === trigger.ref &&
+        x.spec.key.sha !== trigger.sha,
+    );
+    for (const r of stale) void this.cancel(r.spec.id, `superseded by ${trigger.sha.slice(0, 7)}`);
+    return stale.map((r) => r.spec.id);
   }
 
   /** `POST /run`: a command with no repository, reported only through the API. */
@@ -164,7 +219,7 @@ export class Scheduler {
   async cancel(id: string, by?: string): Promise<void> {
     const r = this.deps.store.get(id);
     if (!r || r.phase === "completed") return;
-    if (by && !r.cancelledBy) this.deps.store.put({ ...r, cancelledBy: by });
+    if (by && !r.cancelReason) this.deps.store.put({ ...r, cancelReason: by });
     await this.deps.executor.cancel(id);
   }
 

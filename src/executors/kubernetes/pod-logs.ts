@@ -45,10 +45,12 @@ export class LogMasker {
     let cut = nl + 1;
     if (cut === 0 && this.pending.length > MAX_LINE) {
       // An endless line: cut where no token can be split (between a word and a non-word char).
-      cut = this.pending.length - HOLDBACK;
+      // Tokens are runs of word characters: look back (at most HOLDBACK) for the end of one.
+      const start = this.pending.length - HOLDBACK;
       const word = /[A-Za-z0-9_]/;
-      while (cut > 0 && word.test(this.pending[cut - 1]!) && word.test(this.pending[cut]!)) cut--;
-      if (cut === 0) cut = this.pending.length - HOLDBACK;
+      cut = start;
+      while (cut > start - HOLDBACK && word.test(this.pending[cut - 1]!) && word.test(this.pending[cut]!)) cut--;
+      if (cut === start - HOLDBACK) cut = start; // one long word: no token boundary anyway
     }
     if (cut <= 0) return "";
     const out = this.pending.slice(0, cut);

@@ -23,7 +23,17 @@ describe("checkTitle", () => {
     ],
     ["timed out", fakeRecord({ phase: "completed", conclusion: "timed_out", startedAt: t0, finishedAt: plus(300) }), "Timed out after 5m"],
     ["cancelled", fakeRecord({ phase: "completed", conclusion: "cancelled", startedAt: t0, finishedAt: plus(65) }), "Cancelled after 1m 5s"],
-    ["config error", fakeRecord({ phase: "completed", conclusion: "failure" }, { configError: "line 3" }), "Invalid .yaci.yml"],
+    ["config error", fakeRecord({ phase: "completed", conclusion: "failure" }, { notice: { title: "Invalid .yaci.yml", summary: "line 3" } }), "Invalid .yaci.yml"],
+    [
+      "superseded",
+      fakeRecord({ phase: "completed", conclusion: "cancelled", cancelReason: "superseded by 1234abc", startedAt: t0, finishedAt: plus(5) }),
+      "Cancelled: superseded by 1234abc",
+    ],
+    [
+      "approval needed",
+      fakeRecord({ phase: "completed", conclusion: "action_required" }, { notice: { title: "Waiting for approval", summary: "s", detailsUrl: "https://x" } }),
+      "Waiting for approval",
+    ],
   ])("%s", (_name, record, title) => {
     expect(checkTitle(record)).toBe(title);
   });
@@ -54,12 +64,17 @@ describe("toCheckRunUpdate", () => {
   });
 
   it("names who cancelled a run", () => {
-    const r = fakeRecord({ phase: "completed", conclusion: "cancelled", cancelledBy: "@octocat", startedAt: t0, finishedAt: plus(2) });
-    expect(toCheckRunUpdate(r, "local").summary).toContain("**Cancelled by** @octocat");
+    const r = fakeRecord({ phase: "completed", conclusion: "cancelled", cancelReason: "requested by @octocat", startedAt: t0, finishedAt: plus(2) });
+    expect(toCheckRunUpdate(r, "local").summary).toContain("**Cancelled:** requested by @octocat");
+  });
+
+  it("a notice links its own details URL (GitHub requires one for action_required)", () => {
+    const r = fakeRecord({ phase: "completed", conclusion: "action_required" }, { notice: { title: "t", summary: "s", detailsUrl: "https://github.com/o/r/pull/1" } });
+    expect(toCheckRunUpdate(r, "local", { detailsUrl: "https://yaci/runs/x" }).detailsUrl).toBe("https://github.com/o/r/pull/1");
   });
 
   it("a config error's summary is the formatted error", () => {
-    const r = fakeRecord({ phase: "completed", conclusion: "failure" }, { configError: "**line 3, column 5**: bad" });
+    const r = fakeRecord({ phase: "completed", conclusion: "failure" }, { notice: { title: "Invalid .yaci.yml", summary: "**line 3, column 5**: bad" } });
     expect(toCheckRunUpdate(r, "local").summary).toBe("**line 3, column 5**: bad");
   });
 });
