@@ -145,6 +145,15 @@ describe("classify (pure: Job + newest pod → observation)", () => {
     expect(late).toMatchObject({ kind: "finish", deleteJob: true, observation: { outcome: "failed", message: "waited more than 10m for a node: 0/3 nodes are available: 3 Insufficient cpu." } });
   });
 
+  it("no pod at all past the pending timeout (quota, admission) → failed + delete, says where to look", () => {
+    const c = run({ job: job(), now: new Date("2026-01-01T12:09:00Z") });
+    expect(c).toMatchObject({
+      kind: "finish",
+      deleteJob: true,
+      observation: { outcome: "failed", message: "no pod was created within 10m (a ResourceQuota, LimitRange or Pod Security admission may refuse it: kubectl describe job yaci-x)" },
+    });
+  });
+
   it("a scheduled pod waiting on its Secret shows the reason, and is not failed by the pending timeout", () => {
     const p = pod({
       phase: "Pending",

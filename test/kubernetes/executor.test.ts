@@ -262,6 +262,20 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
     });
   }
 
+  it("the periodic re-list (safety net) repairs lost events, with no per-job requests", async () => {
+    const { executor, rec } = await h.newExecutor({ relistIntervalMs: 400 });
+    const spec = makeSpec({ job: "lost" });
+    await executor.start(spec);
+    h.standIn.kubelet.run(spec.id);
+    await rec.waitPhase(spec.id, "running");
+    h.standIn.muteWatches = true; // the watch looks healthy but delivers nothing
+    h.standIn.kubelet.fail(spec.id, 4, "boom\n");
+    const fin = await rec.waitPhase(spec.id, "finished", 5000);
+    expect(fin).toMatchObject({ outcome: "failed", exitCode: 4 });
+    expect(h.standIn.count("list")).toBeGreaterThanOrEqual(4);
+    expect(h.standIn.count("get", "jobs") + h.standIn.count("get", "pods")).toBe(0);
+  });
+
   it("an unreachable cluster at start: ready() is false, it keeps retrying, then works", async () => {
     const port = h.standIn.port;
     await h.standIn.close();

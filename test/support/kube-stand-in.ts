@@ -136,6 +136,8 @@ export class KubeStandIn {
   readonly requests: RecordedRequest[] = [];
   autoPod: boolean;
   goneAs: "event" | "status";
+  /** Watches stay connected but receive nothing: lost events, which only a re-list repairs. */
+  muteWatches = false;
   private rv = 1000;
   /** Watches from a resourceVersion below this answer 410 Gone. */
   private minRv = 0;
@@ -325,6 +327,7 @@ export class KubeStandIn {
   private record(resource: Resource, type: HistoryEvent["type"], obj: KObj): void {
     const ev: HistoryEvent = { rv: this.rv, resource, type, object: clone(obj) };
     this.history.push(ev);
+    if (this.muteWatches) return;
     for (const w of this.watchers) {
       if (w.resource === resource && matchesSelector(obj.metadata.labels, w.selector)) this.writeEvent(w, ev);
     }

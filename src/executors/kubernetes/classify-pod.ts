@@ -283,16 +283,14 @@ export function classify(input: ClassifyInput): Classification {
       const deadline = new Date(created.getTime() + input.pendingTimeoutMs);
       const reason = unschedulable(pod);
       if (now >= deadline) {
-        const why = short(reason?.message) ?? (pod && !podGone ? "not scheduled" : "no pod was created (is a ResourceQuota or LimitRange refusing it?)");
+        const limit = formatSeconds(input.pendingTimeoutMs / 1000);
+        const message =
+          pod && !podGone
+            ? `waited more than ${limit} for a node: ${short(reason?.message) ?? "not scheduled"}`
+            : `no pod was created within ${limit} (a ResourceQuota, LimitRange or Pod Security admission may refuse it: kubectl describe job ${runId})`;
         return {
           kind: "finish",
-          observation: {
-            ...base,
-            phase: "finished",
-            outcome: "failed",
-            finishedAt: now,
-            message: `waited more than ${formatSeconds(input.pendingTimeoutMs / 1000)} for a node: ${why}`,
-          },
+          observation: { ...base, phase: "finished", outcome: "failed", finishedAt: now, message },
           deleteJob: true,
           log: undefined,
         };
