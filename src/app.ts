@@ -3,6 +3,8 @@ import { loadDeps, type Deps, type DepsOverrides, type Env } from "./deps.js";
 import { registerHandlers } from "./github/handlers.js";
 import { createHttpHandler } from "./http/router.js";
 import { startLogRetention } from "./logs/retention.js";
+import { startCatchUp } from "./github/catch-up.js";
+import { catchUpOptionsFromEnv } from "./github/catch-up-options.js";
 
 /**
  * The Probot app: webhooks → scheduler; the HTTP surface (API, run pages, health, metrics) on the
@@ -33,5 +35,8 @@ export function createApp(env: Env = process.env, overrides?: DepsOverrides, onR
     startLogRetention({ logs: deps.logs, retentionMs: deps.http.logRetentionMs, log: app.log });
     app.log.info({ executor: deps.executor.kind, dataDir: deps.dataDir }, "YACI ready");
     deps.scheduler.recover().catch((err) => app.log.error({ err }, "recovery after restart failed"));
+    // Webhooks GitHub could not deliver while the app was down are asked for again.
+    const catchUp = catchUpOptionsFromEnv(env);
+    if (catchUp) startCatchUp({ appOctokit: () => app.auth(), dataDir: deps.dataDir, log: app.log, ...catchUp });
   };
 }

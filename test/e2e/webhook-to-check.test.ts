@@ -22,10 +22,11 @@ afterEach(async () => {
 });
 
 /** A fresh commit of Codertocat/Hello-World holding `files`, and a push payload for it. */
-function commit(files: Record<string, string>) {
+function commit(files: Record<string, string>, branch = `branch-${shaCounter + 1}`) {
   const sha = (++shaCounter).toString(16).padStart(8, "0") + "c0ffee".repeat(5) + "ab";
   const payload = withInstallation(loadExample("push", (p) => p.ref.startsWith("refs/heads/") && !p.deleted), INSTALLATION);
   payload.after = sha;
+  payload.ref = `refs/heads/${branch}`; // each on its own branch: a push supersedes its branch's older runs
   const { login: owner } = payload.repository.owner as { login: string };
   const repo = payload.repository.name;
   github.setFiles(owner, repo, sha, files);
@@ -105,7 +106,8 @@ describe("end to end: a real app process, a signed webhook, the GitHub stand-in"
   });
 
   it("a webhook with a bad signature is refused and runs nothing", async () => {
-    app = await startApp({ github });
+    // Catch-up off: it would (rightly) ask GitHub to redeliver the refused delivery.
+    app = await startApp({ github, env: { YACI_CATCHUP_INTERVAL: "off" } });
     const c = commit({ ".yaci.yml": "run: echo should not run\n" });
     const status = await sendWebhook(app.webhookUrl, { event: "push", payload: c.payload, secret: app.webhookSecret, badSignature: true });
     expect(status).toBeGreaterThanOrEqual(400);

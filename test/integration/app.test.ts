@@ -83,7 +83,7 @@ async function load(dir = dataDir) {
     logLevel: "warn",
   });
   await probot.load(
-    createApp({ YACI_DATA_DIR: dir }, { executor: fake, reporterRetryDelaysMs: [10, 10, 10] }, (d) => (deps = d)),
+    createApp({ YACI_DATA_DIR: dir, YACI_CATCHUP_INTERVAL: "off" }, { executor: fake, reporterRetryDelaysMs: [10, 10, 10] }, (d) => (deps = d)),
     { cwd: process.cwd(), addHandler: () => {} },
   );
 }

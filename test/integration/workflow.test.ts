@@ -38,7 +38,7 @@ async function load(env: Record<string, string> = {}) {
   fake = new FakeExecutor();
   probot = new Probot({ appId: TEST_APP_ID, privateKey: TEST_PRIVATE_KEY, secret: "s", baseUrl: github.baseUrl, Octokit: YaciOctokit, logLevel: "warn" });
   const dir = mkdtempSync(join(tmpdir(), "yaci-workflow-"));
-  await probot.load(createApp({ YACI_DATA_DIR: dir, ...env }, { executor: fake, reporterRetryDelaysMs: [50, 50, 50] }, (d) => (deps = d)), {
+  await probot.load(createApp({ YACI_DATA_DIR: dir, YACI_CATCHUP_INTERVAL: "off", ...env }, { executor: fake, reporterRetryDelaysMs: [50, 50, 50] }, (d) => (deps = d)), {
     cwd: process.cwd(),
     addHandler: () => {},
   });
@@ -296,7 +296,7 @@ describe("annotations and commit statuses", () => {
     const of = (context: string) => mine.filter((s: Any) => s.context === context);
     expect(of("yaci/test").map((s: Any) => s.state)).toEqual(["pending", "pending", "failure"]);
     expect(of("yaci/lint").map((s: Any) => s.state)).toEqual(["pending", "success"]);
-    expect(of("yaci/test").at(-1).description).toMatch(/^Failed: exit code 1/);
+    expect(of("yaci/test").at(-1)!.description).toMatch(/^Failed: exit code 1/);
     expect(github.violations).toEqual([]);
     github.addInstallation(INSTALLATION, { permissions: { ...APP_PERMISSIONS } });
   });
