@@ -75,6 +75,8 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
     expect(log).toContain("could not download");
     expect(log).not.toContain(TOKEN);
     expect(log).toContain("***");
+    await settle();
+    expect(rec.finished(spec.id)).toHaveLength(1);
   });
 
   it("deadline exceeded: timed_out, with the log read before the pod is gone", async () => {
@@ -135,6 +137,8 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
     h.standIn.kubelet.oomKill(spec.id, "allocating\n");
     const fin = await rec.waitPhase(spec.id, "finished");
     expect(fin).toMatchObject({ outcome: "failed", exitCode: 137, message: "out of memory (limit 1Gi)" });
+    await settle();
+    expect(rec.finished(spec.id)).toHaveLength(1);
   });
 
   it("eviction: failed with the kubelet's reason", async () => {
@@ -147,6 +151,8 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
     const fin = await rec.waitPhase(spec.id, "finished");
     expect(fin).toMatchObject({ outcome: "failed", message: "evicted: The node was low on resource: memory." });
     expect((await h.logStore.tail(spec.id, 1000)).text).toBe("working\n");
+    await settle();
+    expect(rec.finished(spec.id)).toHaveLength(1);
   });
 
   it("the pod deleted under a running job: failed, 'the pod was deleted'", async () => {
@@ -158,6 +164,8 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
     h.standIn.kubelet.deletePod(spec.id);
     const fin = await rec.waitPhase(spec.id, "finished");
     expect(fin).toMatchObject({ outcome: "failed", message: "the pod was deleted before it finished" });
+    await settle();
+    expect(rec.finished(spec.id)).toHaveLength(1);
   });
 
   it("the Job deleted by someone else: cancelled, exactly once", async () => {

@@ -237,6 +237,8 @@ export class KubernetesExecutor implements Executor {
       }
     }
     if (state.cancelRequested) await this.deleteJob(spec.id).catch(() => {});
+    // An adopted Job may already be known (held for recover(), or seen before): report where it is.
+    this.evaluate(state);
   }
 
   async cancel(runId: string): Promise<void> {
@@ -309,7 +311,7 @@ export class KubernetesExecutor implements Executor {
         this.rememberFinished(state.id);
         if (!reported) {
           if (c.deleteJob) await this.deleteJob(state.id).catch((err) => this.d.log?.warn(`kubernetes: could not delete Job ${state.id}: ${apiMessage(err)}`));
-          if ((await this.d.logStore.size(state.id)) === 0) await this.saveLog(state, c.log, c.observation.message ? `yaci: ${c.observation.message}\n` : "");
+          if ((await this.d.logStore.size(state.id)) === 0) await this.saveLog(state, c.log, c.observation.message && !c.log ? `yaci: ${c.observation.message}\n` : "");
         }
         out.push({ spec, observation: c.observation, ...(reported ? { reported: true } : {}) });
         if (state.jobGone) this.states.delete(state.id);
@@ -554,7 +556,7 @@ export class KubernetesExecutor implements Executor {
     state.token = undefined;
     this.d.log?.info(`kubernetes: ${state.id} finished: ${obs.outcome}${obs.exitCode !== undefined ? ` (exit code ${obs.exitCode})` : ""}${obs.message ? `: ${obs.message}` : ""}`);
     this.emit(obs);
-    if (state.jobGone) this.states.delete(state.id);
+    if (state.jobGone || !state.job) this.states.delete(state.id);
   }
 
   private rememberFinished(id: string): void {
