@@ -44,6 +44,13 @@ export type CheckoutTokenSource = (spec: RunSpec) => Promise<string>;
 export interface Executor {
   readonly kind: "local" | "kubernetes" | "fake";
   start(spec: RunSpec): Promise<void>;
+  /**
+   * Optional, for backends shared by several app replicas (Kubernetes): creates the job atomically
+   * and says whether this call created it or it existed already (another replica, or an earlier
+   * delivery, created it). A new run that "exists" belongs to its creator: this process neither
+   * starts nor reports it. A `start` after a successful claim must not create the job again.
+   */
+  claim?(spec: RunSpec): Promise<"created" | "exists">;
   subscribe(onObservation: (o: JobObservation) => void): () => void;
   cancel(runId: string): Promise<void>;
   recover(): Promise<RecoveredJob[]>;

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunKey, RunRecord } from "../core/run.js";
 
@@ -45,6 +45,18 @@ export class RunStore {
     writeFileSync(`${file}.tmp`, JSON.stringify(r));
     renameSync(`${file}.tmp`, file);
     this.index(r);
+  }
+
+  /** Forgets a run (one that turned out to belong to another replica). */
+  remove(id: string): void {
+    const r = this.byId.get(id);
+    if (!r) return;
+    rmSync(join(this.dir, `${id}.json`), { force: true });
+    this.byId.delete(id);
+    const k = keyString(r.spec.key);
+    const ids = (this.byKey.get(k) ?? []).filter((x) => x !== id);
+    if (ids.length > 0) this.byKey.set(k, ids);
+    else this.byKey.delete(k);
   }
 
   /** Every attempt of one job of one commit, oldest first. */

@@ -80,7 +80,7 @@ export class Scheduler {
       const r = this.newRecord(this.specFor(trigger, job, 1));
       this.deps.store.put(r);
       accepted.push(r);
-      void this.launch(r);
+      void this.launch(r, true);
     }
     return accepted;
   }
@@ -141,7 +141,7 @@ export class Scheduler {
     const attempt = Math.max(...this.deps.store.attempts(r.spec.key).map((a) => a.spec.attempt)) + 1;
     const next = this.newRecord({ ...r.spec, id: runId(r.spec.key, attempt), attempt });
     this.deps.store.put(next);
-    void this.launch(next);
+    void this.launch(next, true);
     return next;
   }
 
@@ -178,11 +178,23 @@ export class Scheduler {
     };
     const r = this.newRecord(spec);
     this.deps.store.put(r);
-    void this.launch(r);
+    void this.launch(r, true);
     return r;
   }
 
-  private async launch(r: RunRecord): Promise<void> {
+  /** Starts a run; `fresh` = first start (not a restart's), when a shared backend may say it is taken. */
+  private async launch(r: RunRecord, fresh = false): Promise<void> {
+    const { executor, store, log } = this.deps;
+    try {
+      if (fresh && executor.claim && (await executor.claim(r.spec)) === "exists") {
+        // Another replica (or an earlier delivery) created this very job: it reports it, not us.
+        store.remove(r.spec.id);
+        log.info({ runId: r.spec.id }, "job already created elsewhere: left to its creator");
+        return;
+      }
+    } catch (err) {
+      return this.failStart(r, err);
+    }
     // The check run shows `queued` before the job can start (a failed write is retried in the
     // background and does not hold the job back).
     await this.deps.reporter.report(r.spec.id);
@@ -190,16 +202,20 @@ export class Scheduler {
       await this.deps.executor.start(r.spec);
       this.deps.events?.runStarted?.(r);
     } catch (err) {
-      this.deps.log.error({ runId: r.spec.id, err }, "could not start the job");
-      this.deps.events?.startFailed?.(r, err);
-      this.observe({
-        runId: r.spec.id,
-        phase: "finished",
-        outcome: "error",
-        finishedAt: this.now(),
-        message: `could not start: ${(err as Error).message}`,
-      });
+      this.failStart(r, err);
     }
+  }
+
+  private failStart(r: RunRecord, err: unknown): void {
+    this.deps.log.error({ runId: r.spec.id, err }, "could not start the job");
+    this.deps.events?.startFailed?.(r, err);
+    this.observe({
+      runId: r.spec.id,
+      phase: "finished",
+      outcome: "error",
+      finishedAt: this.now(),
+      message: `could not start: ${(err as Error).message}`,
+    });
   }
 
   /** Applies one observation; repeats and late arrivals change nothing. */

@@ -9,6 +9,7 @@ export class FakeExecutor implements Executor {
   readonly cancelled: string[] = [];
   readonly reported: string[] = [];
   recoverable: RecoveredJob[] = [];
+
   private readonly listeners = new Set<(o: JobObservation) => void>();
 
   subscribe(fn: (o: JobObservation) => void): () => void {
@@ -18,6 +19,18 @@ export class FakeExecutor implements Executor {
 
   emit(o: JobObservation): void {
     for (const fn of this.listeners) fn(o);
+  }
+
+  claim?: (spec: RunSpec) => Promise<"created" | "exists">;
+  readonly claimed: string[] = [];
+
+  /** Acts like a backend shared by replicas (Kubernetes): every claim answers `answer`. */
+  claims(answer: "created" | "exists"): this {
+    this.claim = async (spec) => {
+      if (answer === "created") this.claimed.push(spec.id);
+      return answer;
+    };
+    return this;
   }
 
   async start(spec: RunSpec): Promise<void> {
