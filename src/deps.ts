@@ -80,11 +80,14 @@ export async function loadDeps(env: Env, app: Probot, overrides: DepsOverrides =
       githubApiUrl: apiUrl,
     });
   } else if (kind === "kubernetes") {
-    const modulePath = "./executors/kubernetes/create-kubernetes-executor.js"; // TODO(wire): static import once it exists
-    const { createKubernetesExecutor } = (await import(modulePath)) as {
-      createKubernetesExecutor(o: object): Promise<Executor>;
-    };
-    executor = await createKubernetesExecutor({ env, logStore: logs, checkoutToken, githubApiUrl: apiUrl, log: app.log });
+    const { createKubernetesExecutor } = await import("./executors/kubernetes/create-kubernetes-executor.js");
+    executor = await createKubernetesExecutor({
+      env,
+      logStore: logs,
+      checkoutToken,
+      githubApiUrl: apiUrl,
+      log: { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (m) => app.log.error(m) },
+    });
   } else {
     throw new Error(`YACI_EXECUTOR must be one of ${EXECUTORS.join(", ")}; got "${kind}"`);
   }

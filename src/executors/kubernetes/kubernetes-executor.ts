@@ -136,6 +136,8 @@ export class KubernetesExecutor implements Executor {
   private readonly pods: ListWatch<V1Pod>;
   private readonly states = new Map<string, RunState>();
   private readonly finishedIds = new Set<string>();
+  /** Jobs this process created through claim(): start() must not create them again. */
+  private readonly claimedIds = new Set<string>();
   private readonly listeners = new Set<(o: JobObservation) => void>();
   private readonly queued: JobObservation[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -200,32 +202,50 @@ export class KubernetesExecutor implements Executor {
     return () => this.listeners.delete(onObservation);
   }
 
+  /** Creates the Job (atomic across replicas: a 409 means someone else created it first). */
+  async claim(spec: RunSpec): Promise<"created" | "exists"> {
+    return this.create(spec, true);
+  }
+
   async start(spec: RunSpec): Promise<void> {
+    if (this.claimedIds.has(spec.id)) return; // created by claim() a moment ago
+    await this.create(spec, false);
+  }
+
+  private async create(spec: RunSpec, claiming: boolean): Promise<"created" | "exists"> {
     this.ensureStarted();
-    if (this.finishedIds.has(spec.id)) return; // already ran to the end in this process
+    if (this.finishedIds.has(spec.id)) return "exists"; // already ran to the end in this process
     const state = this.state(spec.id);
     state.spec = spec;
     state.held = false;
     const body = buildJobManifest(spec, this.manifestOptions);
-    const token = spec.checkout ? await this.d.checkoutToken(spec) : undefined;
-    if (token) state.token = token;
     let uid: string | undefined;
+    let token: string | undefined;
     try {
       const created = await this.batch.createNamespacedJob({ namespace: this.d.namespace, body });
       uid = created.metadata?.uid;
+      if (claiming) this.claimedIds.add(spec.id);
       this.d.log?.info(`kubernetes: created Job ${spec.id} in ${this.d.namespace}`);
     } catch (err) {
       if (apiCode(err) !== 409) throw new Error(`kubernetes: could not create Job ${spec.id}: ${apiMessage(err)}`);
+      if (claiming) {
+        // Another replica (or an earlier delivery) created it: that one owns it.
+        this.d.log?.info(`kubernetes: Job ${spec.id} already exists: left to its creator`);
+        return "exists";
+      }
       this.d.log?.info(`kubernetes: Job ${spec.id} already exists: adopting it`);
-      if (!token) return;
+      if (!spec.checkout) return "exists";
       try {
         uid = (await this.batch.readNamespacedJob({ name: spec.id, namespace: this.d.namespace })).metadata?.uid;
       } catch (e) {
-        if (apiCode(e) === 404) return; // gone meanwhile: the watch reports it
+        if (apiCode(e) === 404) return "exists"; // gone meanwhile: the watch reports it
         throw new Error(`kubernetes: could not read Job ${spec.id}: ${apiMessage(e)}`);
       }
     }
-    if (token && uid) {
+    if (spec.checkout && uid) {
+      // The token is minted only for a Job that exists, and lives in a Secret that Job owns.
+      token = await this.d.checkoutToken(spec);
+      state.token = token;
       try {
         await this.core.createNamespacedSecret({ namespace: this.d.namespace, body: buildSecretManifest(spec, token, this.manifestOptions, { uid }) });
       } catch (err) {
@@ -239,6 +259,7 @@ export class KubernetesExecutor implements Executor {
     if (state.cancelRequested) await this.deleteJob(spec.id).catch(() => {});
     // An adopted Job may already be known (held for recover(), or seen before): report where it is.
     this.evaluate(state);
+    return "created";
   }
 
   async cancel(runId: string): Promise<void> {
