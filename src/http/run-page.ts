@@ -5,6 +5,7 @@ import type { Conclusion } from "../core/status.js";
 import { isRunId, type HttpDeps, type RunView } from "./http-deps.js";
 import { sendError } from "./respond.js";
 import { verifyRunLink } from "./run-link.js";
+import { formatDuration } from "../core/format-duration.js";
 
 /**
  * The run page: `GET /runs/<id>?token=…` (HTML) and its live stream `GET /runs/<id>/events?token=…`
@@ -43,19 +44,10 @@ export interface RunPageState {
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;
-  /** "1m 05s": finished − started (or elapsed so far while running). */
+  /** "1m 5s": finished − started (or elapsed so far while running). */
   duration?: string;
 }
 
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  if (h > 0) return `${h}h ${String(m).padStart(2, "0")}m ${String(sec).padStart(2, "0")}s`;
-  if (m > 0) return `${m}m ${String(sec).padStart(2, "0")}s`;
-  return `${sec}s`;
-}
 
 export function runPageState(run: RunView, now: Date): RunPageState {
   const done = run.phase === "completed";
