@@ -1,0 +1,14 @@
+/** `npm run bench`: every benchmark, each in its own process, with its default sizes. */
+import { spawnSync } from "node:child_process";
+
+const benches = [
+  ["--expose-gc", "--import", "tsx", "bench/log-excerpt.ts"],
+  ["--import", "tsx", "bench/reporting-latency.ts"],
+  ["--import", "tsx", "bench/kubernetes-requests.ts", "20", "200"],
+];
+let failed = 0;
+for (const args of benches) {
+  const r = spawnSync(process.execPath, args, { stdio: "inherit" });
+  if (r.status !== 0) failed++;
+}
+process.exit(failed ? 1 : 0);
