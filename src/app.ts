@@ -32,7 +32,15 @@ export function createApp(env: Env = process.env, overrides?: DepsOverrides, onR
         log: app.log,
       }),
     );
-    startLogRetention({ logs: deps.logs, retentionMs: deps.http.logRetentionMs, log: app.log });
+    // Old logs are deleted, and with them the records of finished runs (the run store stays small).
+    startLogRetention({
+      logs: deps.logs,
+      retentionMs: deps.http.logRetentionMs,
+      log: app.log,
+      onPruned: (ids) => {
+        for (const id of ids) if (deps.store.get(id)?.reported?.phase === "completed") deps.store.remove(id);
+      },
+    });
     app.log.info({ executor: deps.executor.kind, dataDir: deps.dataDir }, "YACI ready");
     deps.scheduler.recover().catch((err) => app.log.error({ err }, "recovery after restart failed"));
     // Webhooks GitHub could not deliver while the app was down are asked for again.
