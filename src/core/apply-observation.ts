@@ -11,6 +11,12 @@ export const INTERRUPTED_MESSAGE = "interrupted: the runner restarted";
  */
 export function applyObservation(r: RunRecord, o: JobObservation): RunRecord | null {
   if (r.phase === "completed") return null;
+  const next = transition(r, o);
+  if (next && o.podName) next.podName = o.podName;
+  return next;
+}
+
+function transition(r: RunRecord, o: JobObservation): RunRecord | null {
   switch (o.phase) {
     case "pending": {
       if (r.phase !== "queued" || r.waitingReason === o.waitingReason) return null;

@@ -66,6 +66,8 @@ export interface RunRecord {
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;
+  /** The Kubernetes pod of the run, once there is one. */
+  podName?: string;
   checkRunId?: number;
   /** Set just before the check run is created, so a restart looks for it before creating another. */
   checkRunCreating?: boolean;

@@ -64,7 +64,7 @@ describe("Kubernetes executor, end to end (real app process, Kubernetes and GitH
       return ((await res.json()) as { name: string }).name;
     };
     const get = async (id: string) =>
-      (await (await fetch(`${app.url}/get?id=${id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { status: string; log: string }[];
+      (await (await fetch(`${app.url}/get?id=${id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { pod: string; status: string; log: string }[];
 
     const ok = await post("echo great success");
     await waitFor(() => kube.get("jobs", ok), { timeoutMs: 10_000 });
@@ -79,6 +79,7 @@ describe("Kubernetes executor, end to end (real app process, Kubernetes and GitH
       return pods[0]?.status === "Succeeded" ? pods : undefined;
     }, { timeoutMs: 10_000 });
     expect(pod!.log).toBe("great success\n");
+    expect(pod!.pod).toBe(kube.kubelet.pod(ok)!.metadata.name); // the pod's own name, as the original API answered
 
     const bad = await post("echo no; exit 3");
     await waitFor(() => kube.get("jobs", bad), { timeoutMs: 10_000 });

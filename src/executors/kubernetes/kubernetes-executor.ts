@@ -64,6 +64,12 @@ interface RunState {
   podLagSince?: number;
 }
 
+/** The observation, naming the run's newest pod (for `GET /get`). */
+function withPod<T extends JobObservation>(state: RunState, o: T): T {
+  const name = newestPod(state)?.pod.metadata?.name;
+  return name ? { ...o, podName: name } : o;
+}
+
 /** How long to wait for a pod's final status after its Job ended (two watch streams, any order). */
 const POD_LAG_WAIT_MS = 2000;
 
@@ -517,7 +523,7 @@ export class KubernetesExecutor implements Executor {
       const key = observationKey(c.observation);
       if (key !== state.lastKey) {
         state.lastKey = key;
-        this.emit(c.observation);
+        this.emit(withPod(state, c.observation));
       }
       return;
     }
@@ -576,7 +582,7 @@ export class KubernetesExecutor implements Executor {
     this.rememberFinished(state.id);
     state.token = undefined;
     this.d.log?.info(`kubernetes: ${state.id} finished: ${obs.outcome}${obs.exitCode !== undefined ? ` (exit code ${obs.exitCode})` : ""}${obs.message ? `: ${obs.message}` : ""}`);
-    this.emit(obs);
+    this.emit(withPod(state, obs));
     if (state.jobGone || !state.job) this.states.delete(state.id);
   }
 

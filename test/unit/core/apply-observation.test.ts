@@ -48,6 +48,11 @@ describe("applyObservation (queued → in_progress → completed)", () => {
     expect(r).toMatchObject({ conclusion: "failure", message: INTERRUPTED_MESSAGE });
   });
 
+  it("remembers the pod a run is in", () => {
+    const r = applyObservation(fakeRecord(), { runId: id, phase: "running", startedAt: at, podName: "yaci-x-abc12" })!;
+    expect(r.podName).toBe("yaci-x-abc12");
+  });
+
   it("ignores everything after completion: the first result wins", () => {
     const done = fakeRecord({ phase: "completed", conclusion: "success", finishedAt: end.toISOString() });
     expect(applyObservation(done, { runId: id, phase: "finished", outcome: "failed", finishedAt: end, exitCode: 1 })).toBeNull();
