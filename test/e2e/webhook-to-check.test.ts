@@ -58,7 +58,7 @@ describe("end to end: a real app process, a signed webhook, the GitHub stand-in"
     const [run] = await completed(owner, repo, sha);
     expect(run).toMatchObject({ name: "build", conclusion: "success", head_sha: sha });
     expect(statuses(run!)).toEqual(["queued", "in_progress", "completed"]);
-    expect(run!.output.title).toMatch(/^Passed in \d+s$/);
+    expect(run!.output.title).toMatch(/^Passed in \d+(\.\d)?s$/);
     expect(run!.output.text).toContain("hello from the commit\ngreat success\n");
     expect(run!.output.summary).toContain("`alpine:3.20` (not used: the local executor runs the job on the host)");
     expect(run!.started_at).toBeTruthy();
@@ -75,7 +75,7 @@ describe("end to end: a real app process, a signed webhook, the GitHub stand-in"
     const slow = await push({ ".yaci.yml": "jobs:\n  slow:\n    timeout: 2s\n    run: echo started; sleep 60\n" });
     const [f] = await completed(failing.owner, failing.repo, failing.sha);
     expect(f).toMatchObject({ name: "test", conclusion: "failure" });
-    expect(f!.output.title).toMatch(/^Failed: exit code 3 after \d+s$/);
+    expect(f!.output.title).toMatch(/^Failed: exit code 3 after \d+(\.\d)?s$/);
     expect(f!.output.text).toContain("checking");
     const [s] = await completed(slow.owner, slow.repo, slow.sha);
     expect(s).toMatchObject({ name: "slow", conclusion: "timed_out" });
