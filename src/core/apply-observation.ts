@@ -1,5 +1,5 @@
 import type { RunRecord } from "./run.js";
-import type { JobObservation } from "../executors/executor.js";
+import type { JobObservation } from "./observation.js";
 import { assertNever, outcomeToConclusion } from "./status.js";
 
 export const INTERRUPTED_MESSAGE = "interrupted: the runner restarted";

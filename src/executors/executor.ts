@@ -1,22 +1,7 @@
 import type { RunSpec } from "../core/run.js";
-import type { Outcome } from "../core/status.js";
+import type { JobObservation } from "../core/observation.js";
 
-/** What an executor saw of one run. Observations may repeat; consumers must be idempotent. */
-export type JobObservation =
-  | { runId: string; podName?: string; phase: "pending"; waitingReason?: string }
-  | { runId: string; podName?: string; phase: "running"; startedAt: Date }
-  | {
-      runId: string;
-      /** The Kubernetes pod the run is in, when there is one (shown by `GET /get`). */
-      podName?: string;
-      phase: "finished";
-      outcome: Outcome;
-      finishedAt: Date;
-      startedAt?: Date;
-      exitCode?: number;
-      /** A sentence for a person: "out of memory (limit 1Gi)", "image x could not be pulled". */
-      message?: string;
-    };
+export type { JobObservation } from "../core/observation.js";
 
 /** A job the backend still knows about after a restart, with the spec it was started from. */
 export interface RecoveredJob {
