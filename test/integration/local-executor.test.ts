@@ -75,6 +75,29 @@ describe("LocalExecutor", () => {
     expect(readFileSync(logs.path("slow-1"), "utf8")).toBe("started\n");
   });
 
+  it("ends when the script ends, killing what it left in the background", async () => {
+    const { executor, finished, logs } = setup();
+    await executor.start(spec("bg-1", "sleep 60 & echo started"));
+    const f = await finished("bg-1");
+    expect(f).toMatchObject({ outcome: "succeeded", exitCode: 0 });
+    expect(readFileSync(logs.path("bg-1"), "utf8")).toBe("started\n");
+    const { execSync } = await import("node:child_process");
+    expect(execSync("ps -eo args").toString()).not.toMatch(/^sleep 60$/m);
+  });
+
+  it("a checkout that hangs is stopped by the job's timeout", async () => {
+    const server: Server = createServer(() => {
+      /* never answers */
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanup.push(() => server.closeAllConnections());
+    cleanup.push(() => server.close());
+    const port = (server.address() as { port: number }).port;
+    const { executor, finished } = setup({ apiUrl: `http://127.0.0.1:${port}/api/v3` });
+    await executor.start(spec("hang-1", "true", { checkout: true, timeoutMs: 300 }));
+    expect((await finished("hang-1")).outcome).toBe("timed_out");
+  });
+
   it("cancels a running job and a queued one", async () => {
     const { executor, finished, seen } = setup({ concurrency: 1 });
     await executor.start(spec("run-a", "sleep 30"));

@@ -31,6 +31,8 @@ interface Active {
   stopReason?: "cancelled" | "timed_out";
   timer?: NodeJS.Timeout;
   token?: string;
+  /** Aborts the checkout download when the job is stopped before its command starts. */
+  abort: AbortController;
 }
 
 /** Variables a job may inherit from the app's environment: nothing secret, nothing of the app's. */
@@ -81,7 +83,7 @@ export class LocalExecutor implements Executor {
   private pump(): void {
     while (this.active.size < this.opts.concurrency && this.queue.length > 0) {
       const spec = this.queue.shift()!;
-      const a: Active = { spec, startedAt: this.now() };
+      const a: Active = { spec, startedAt: this.now(), abort: new AbortController() };
       this.active.set(spec.id, a);
       void this.launch(a);
     }
@@ -103,9 +105,11 @@ export class LocalExecutor implements Executor {
         await checkout(
           { apiUrl: this.opts.githubApiUrl, owner: spec.key.owner, repo: spec.key.repo, sha: spec.key.sha, token: a.token, dir },
           this.opts.fetch,
+          a.abort.signal,
         );
       }
     } catch (err) {
+      if (a.stopReason) return this.finish(a, a.stopReason); // aborted by a cancel or the timeout
       const message = `checkout failed: ${this.mask(a, (err as Error).message)}`;
       await this.opts.logs.append(spec.id, `yaci: ${message}\n`);
       return this.finish(a, "error", undefined, message);
@@ -122,12 +126,21 @@ export class LocalExecutor implements Executor {
     a.child = child;
     child.stdout!.pipe(log, { end: false });
     child.stderr!.pipe(log, { end: false });
-    const [code, signal] = (await once(child, "close")) as [number | null, NodeJS.Signals | null];
+    const closed = once(child, "close");
+    const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
+    // The job is over when its shell exits: what it left in the background goes with it (as on
+    // GitHub Actions), so a stray `server &` neither keeps the job open nor outlives it.
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // the group is already empty
+    }
+    killRunProcesses(spec.id); // and any that left the group (setsid)
+    await closed;
     log.end();
     await once(log, "close");
     const exitCode = code ?? 128 + signalNumber(signal);
     if (a.stopReason) return this.finish(a, a.stopReason, exitCode);
-    if (child.pid) killRunProcesses(spec.id); // leftovers a job put in the background
     return this.finish(a, exitCode === 0 ? "succeeded" : "failed", exitCode);
   }
 
@@ -169,7 +182,10 @@ export class LocalExecutor implements Executor {
     if (a.stopReason) return;
     a.stopReason = reason;
     const pid = a.child?.pid;
-    if (!pid) return; // still checking out: launch() sees stopReason and finishes
+    if (!pid) {
+      a.abort.abort(); // still checking out: launch() sees stopReason and finishes
+      return;
+    }
     try {
       process.kill(-pid, "SIGTERM");
     } catch {
