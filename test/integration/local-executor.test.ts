@@ -77,12 +77,12 @@ describe("LocalExecutor", () => {
 
   it("ends when the script ends, killing what it left in the background", async () => {
     const { executor, finished, logs } = setup();
-    await executor.start(spec("bg-1", "sleep 60 & echo started"));
+    await executor.start(spec("bg-1", "sleep 61.7 & echo started"));
     const f = await finished("bg-1");
     expect(f).toMatchObject({ outcome: "succeeded", exitCode: 0 });
     expect(readFileSync(logs.path("bg-1"), "utf8")).toBe("started\n");
     const { execSync } = await import("node:child_process");
-    expect(execSync("ps -eo args").toString()).not.toMatch(/^sleep 60$/m);
+    expect(execSync("ps -eo args").toString()).not.toMatch(/^sleep 61.7$/m);
   });
 
   it("a checkout that hangs is stopped by the job's timeout", async () => {
