@@ -43,7 +43,7 @@ export interface ReporterDeps {
   detailsUrl?: (r: RunRecord) => string | undefined;
   /** Called once a run's final state has reached GitHub. */
   onFinalReported?: (r: RunRecord) => void | Promise<void>;
-  /** Waits between retries of a failed write (an outage is retried, never dropped). */
+  /** Waits between retries of a failed write; the last one repeats (an outage is retried, never dropped). */
   retryDelaysMs?: number[];
   setTimer?: (fn: () => void, ms: number) => void;
   /** True when GitHub's budget for this run's installation is low: intermediate updates are skipped (never the final one). */
@@ -195,12 +195,13 @@ export class Reporter {
     const n = (this.failures.get(runId) ?? 0) + 1;
     this.failures.set(runId, n);
     const delays = this.deps.retryDelaysMs ?? DEFAULT_RETRY_DELAYS;
-    if (!retryable(err) || n > delays.length) {
+    if (!retryable(err) || delays.length === 0) {
       this.deps.log.error({ runId, err, status: status(err) }, "could not report the check run; giving up");
       this.failures.delete(runId);
       return;
     }
-    const delay = delays[n - 1]!;
+    // An outage is waited out however long it lasts: after the list, every last delay.
+    const delay = delays[Math.min(n, delays.length) - 1]!;
     this.deps.log.warn({ runId, status: status(err), err: (err as Error).message, retryInMs: delay }, "check run write failed; will retry");
     this.timer(() => void this.report(runId), retryAfter(err) ?? delay);
   }

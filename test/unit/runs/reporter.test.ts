@@ -1,0 +1,84 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { Reporter, statusState } from "../../../src/runs/reporter.js";
+import { RunStore } from "../../../src/runs/run-store.js";
+import { LogStore } from "../../../src/logs/log-store.js";
+import { MemoryChecks } from "../../fakes/memory-checks.js";
+import { fakeRecord } from "../../fakes/records.js";
+
+const silent = { info() {}, warn() {}, error() {} };
+
+function setup(checks = new MemoryChecks()) {
+  const dir = mkdtempSync(join(tmpdir(), "yaci-rep-"));
+  const store = new RunStore(dir);
+  const timers: { fn: () => void; ms: number }[] = [];
+  const reporter = new Reporter({
+    store,
+    logs: new LogStore(dir),
+    checks,
+    executorKind: "local",
+    log: silent,
+    retryDelaysMs: [10, 20],
+    setTimer: (fn, ms) => timers.push({ fn, ms }),
+  });
+  return { store, reporter, checks, timers };
+}
+
+describe("Reporter", () => {
+  it("writes a state once: the same state twice is one write", async () => {
+    const { store, reporter, checks } = setup();
+    store.put(fakeRecord());
+    await reporter.report(fakeRecord().spec.id);
+    await reporter.report(fakeRecord().spec.id);
+    expect(checks.writes.map((w) => [w.op, w.u.status])).toEqual([["create", "queued"]]);
+    store.put({ ...store.get(fakeRecord().spec.id)!, phase: "in_progress", startedAt: "2026-11-29T10:00:01.000Z" });
+    await reporter.report(fakeRecord().spec.id);
+    expect(checks.writes.map((w) => [w.op, w.u.status])).toEqual([["create", "queued"], ["update", "in_progress"]]);
+  });
+
+  it("retries a failing write through an outage of any length, honouring retry-after", async () => {
+    let failures = 5;
+    const checks = new MemoryChecks();
+    const create = checks.create.bind(checks);
+    checks.create = async (t, u) => {
+      if (failures-- > 0) throw Object.assign(new Error("unavailable"), { status: 503, response: { headers: failures === 0 ? { "retry-after": "7" } : {} } });
+      return create(t, u);
+    };
+    const { store, reporter, timers } = setup(checks);
+    store.put(fakeRecord());
+    await reporter.report(fakeRecord().spec.id);
+    for (let i = 0; i < 5; i++) {
+      const t = timers.shift()!;
+      t.fn();
+      await reporter.idle();
+      if (i < 4) expect(t.ms).toBe([10, 20, 20, 20][i]);
+      else expect(t.ms).toBe(7_000);
+    }
+    expect(checks.writes.map((w) => w.u.status)).toEqual(["queued"]);
+    expect(timers).toEqual([]);
+  });
+
+  it("gives up on a request GitHub will never accept (422)", async () => {
+    const checks = new MemoryChecks();
+    checks.create = async () => {
+      throw Object.assign(new Error("Validation Failed"), { status: 422 });
+    };
+    const { store, reporter, timers } = setup(checks);
+    store.put(fakeRecord());
+    await reporter.report(fakeRecord().spec.id);
+    expect(timers).toEqual([]);
+  });
+
+  it.each([
+    ["queued", undefined, "pending"],
+    ["completed", "success", "success"],
+    ["completed", "failure", "failure"],
+    ["completed", "timed_out", "failure"],
+    ["completed", "cancelled", "error"],
+    ["completed", "action_required", "pending"],
+  ] as const)("commit status for %s/%s is %s", (phase, conclusion, state) => {
+    expect(statusState(phase, conclusion)).toBe(state);
+  });
+});
