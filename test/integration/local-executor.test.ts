@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import * as tar from "tar";
+import { request as httpRequest } from "node:http";
+import { makeRepo, startGitHttpServer } from "../support/git-http-server.js";
 import { LocalExecutor } from "../../src/executors/local/local-executor.js";
 import type { JobObservation } from "../../src/executors/executor.js";
 import { LogStore } from "../../src/logs/log-store.js";
@@ -164,6 +166,35 @@ describe("LocalExecutor", () => {
     expect(log).toContain("hello from the repo");
     expect(log).not.toContain("ghs_scopedtoken123");
     expect(requests).toEqual([{ url: `/api/v3/repos/octo/hello/tarball/${fakeSpec().key.sha}`, auth: "token ghs_scopedtoken123" }]);
+  });
+
+  it("falls back to `git fetch` of the commit when the server has no tarball, token in a header only", async () => {
+    const root = mkdtempSync(join(tmpdir(), "yaci-git-root-"));
+    const sha = makeRepo(root, "octo", "hello", { "src/app.txt": "from git\n" });
+    const gitServer = await startGitHttpServer(root, "ghs_scopedtoken123");
+    cleanup.push(() => void gitServer.close());
+    // The same host answers the REST API (no tarball here: 404) and git, as GHE does.
+    const server: Server = createServer((req, res) => {
+      if (req.url!.startsWith("/api/v3/")) return void res.writeHead(404, { "content-type": "application/json" }).end('{"message":"Not Found"}');
+      const proxied = new URL(req.url!, gitServer.url);
+      req.pipe(
+        httpRequest(proxied, { method: req.method, headers: req.headers }, (up) => {
+          res.writeHead(up.statusCode!, up.headers);
+          up.pipe(res);
+        }),
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanup.push(() => server.close());
+    const port = (server.address() as { port: number }).port;
+    const { executor, finished, logs } = setup({ apiUrl: `http://127.0.0.1:${port}/api/v3` });
+    await executor.start(spec("git-1", "cat src/app.txt; ls -a", { checkout: true, key: { ...fakeSpec().key, sha } }));
+    const f = await finished("git-1");
+    const log = readFileSync(logs.path("git-1"), "utf8");
+    expect(f.outcome, log).toBe("succeeded");
+    expect(log).toContain("from git");
+    expect(log).not.toContain(".git\n"); // a plain tree, like the tarball's
+    expect(gitServer.auths.filter((a) => a.startsWith("Basic ")).length).toBeGreaterThan(0);
   });
 
   it("a failed checkout ends the run as a failure that says why, without the token", async () => {
