@@ -3,7 +3,8 @@ import { handleHealthz, handleReadyz } from "./health.js";
 import type { HttpDeps } from "./http-deps.js";
 import { handleMetrics } from "./metrics-route.js";
 import { sendError } from "./respond.js";
-import { handleRunEvents, handleRunPage } from "./run-page.js";
+import { handleRunEvents } from "./run-events.js";
+import { handleRunPage } from "./run-page.js";
 import { handleGet, handleRun } from "./seed-api.js";
 
 export type { HttpDeps } from "./http-deps.js";

@@ -1,0 +1,99 @@
+import { escapeHtml } from "./escape-html.js";
+import type { RunView } from "./http-deps.js";
+import { RUN_PAGE_SCRIPT } from "./run-page-script.js";
+import type { RunPageState } from "./run-page-state.js";
+
+/** What the run page's HTML is made of; the handler (run-page.ts) reads the log and the record. */
+export interface RunPageView {
+  runId: string;
+  run: RunView;
+  state: RunPageState;
+  /** Bytes at the start of the log that are not shown (the page shows its end only). */
+  skippedBytes: number;
+  /** The shown log, already rendered to HTML (ANSI colours, text escaped). */
+  logHtml: string;
+  /** The URL of the event stream, relative to the page, continuing where the shown log ends. */
+  events: string;
+  /** The CSP nonce of the inline script. */
+  nonce: string;
+}
+
+function fmtTime(iso: string | undefined): string {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace("T", " ").replace(/\.\d{3}Z$/, " UTC");
+}
+
+function field(name: keyof RunPageState, label: string, value: string, hidden = false): string {
+  return `<div class="field" data-row="${name}"${hidden ? " hidden" : ""}><dt>${escapeHtml(label)}</dt><dd data-field="${name}">${escapeHtml(value)}</dd></div>`;
+}
+
+/** Serialises JSON for an inline <script type="application/json"> (no "</script>" can appear). */
+function inlineJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026");
+}
+
+const PAGE_CSS = `
+:root { color-scheme: light dark; }
+body { font: 14px/1.45 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0; background: #f6f8fa; color: #1f2328; }
+header { padding: 16px 24px; background: #fff; border-bottom: 1px solid #d0d7de; }
+h1 { font-size: 20px; margin: 0 0 8px; }
+dl { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 6px 24px; margin: 0; }
+.field dt { font-size: 12px; color: #59636e; } .field dd { margin: 0; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; overflow-wrap: anywhere; }
+.status { display: inline-block; padding: 2px 10px; border-radius: 12px; font-weight: 600; font-size: 13px; background: #eaeef2; }
+.status[data-phase="in_progress"] { background: #fff8c5; } .status[data-conclusion="success"] { background: #dafbe1; color: #1a7f37; }
+.status[data-conclusion="failure"], .status[data-conclusion="timed_out"] { background: #ffebe9; color: #cf222e; }
+main { padding: 16px 24px; }
+.note { color: #59636e; font-style: italic; margin: 0 0 8px; }
+pre#log { background: #0d1117; color: #e6edf3; padding: 12px 16px; border-radius: 6px; margin: 0; white-space: pre-wrap; overflow-wrap: anywhere;
+  font: 12.5px/1.5 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; min-height: 4em; }
+pre#log a { color: #7cc4ff; }
+#live { color: #59636e; font-size: 12px; margin-top: 8px; }
+`;
+
+/** The run page: a header with the run's state, its log, and a script that follows the event stream. */
+export function renderRunPage({ runId, run, state, skippedBytes, logHtml, events, nonce }: RunPageView): string {
+  const spec = run.spec;
+  const repo = spec.key.owner && spec.key.repo ? `${spec.key.owner}/${spec.key.repo}` : "";
+  const title = `${state.status} · ${spec.key.job || runId}${repo ? ` · ${repo}` : ""}`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${escapeHtml(title)} · YACI</title>
+<style>${PAGE_CSS}</style>
+</head>
+<body data-phase="${escapeHtml(state.phase)}" data-live="${state.done ? "ended" : "following"}">
+<header>
+<h1>${escapeHtml(spec.key.job || "run")} <span id="status" class="status" data-phase="${escapeHtml(state.phase)}"${
+    state.conclusion ? ` data-conclusion="${escapeHtml(state.conclusion)}"` : ""
+  }>${escapeHtml(state.status)}</span></h1>
+<dl>
+<div class="field"><dt>Run</dt><dd data-field="runId">${escapeHtml(runId)}</dd></div>
+${repo ? `<div class="field"><dt>Repository</dt><dd data-field="repository">${escapeHtml(repo)}</dd></div>` : `<div class="field"><dt>Repository</dt><dd data-field="repository">none (API run)</dd></div>`}
+${spec.key.sha ? `<div class="field"><dt>Commit</dt><dd data-field="sha">${escapeHtml(spec.key.sha)}</dd></div>` : ""}
+${spec.ref ? `<div class="field"><dt>Ref</dt><dd>${escapeHtml(spec.ref)}</dd></div>` : ""}
+<div class="field"><dt>Event</dt><dd>${escapeHtml(spec.event)}${spec.attempt > 1 ? ` (attempt ${spec.attempt})` : ""}</dd></div>
+<div class="field"><dt>Executor · image</dt><dd>${escapeHtml(run.executor)} · ${escapeHtml(spec.image)}</dd></div>
+${field("createdAt", "Queued at", fmtTime(state.createdAt))}
+${field("startedAt", "Started", fmtTime(state.startedAt), !state.startedAt)}
+${field("finishedAt", "Finished", fmtTime(state.finishedAt), !state.finishedAt)}
+${field("duration", "Duration", state.duration ?? "", !state.duration)}
+${field("exitCode", "Exit code", state.exitCode === undefined ? "" : String(state.exitCode), state.exitCode === undefined)}
+${field("message", "Message", state.message ?? "", !state.message)}
+${field("waitingReason", "Waiting", state.waitingReason ?? "", !state.waitingReason)}
+</dl>
+</header>
+<main>
+${skippedBytes > 0 ? `<p class="note">The first ${skippedBytes} bytes of the log are not shown.</p>` : ""}
+<pre id="log">${logHtml}</pre>
+<div id="live"></div>
+</main>
+<script type="application/json" id="yaci-config">${inlineJson({ events, done: state.done })}</script>
+<script nonce="${nonce}">${RUN_PAGE_SCRIPT}</script>
+</body>
+</html>
+`;
+}
