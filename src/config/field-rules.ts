@@ -1,0 +1,34 @@
+/**
+ * How to explain a type mismatch (or an empty list) for each kind of field. `type-error.ts`
+ * writes "`<path>` must be <expect>, got <what was there>" and adds the hint.
+ */
+export const FIELD_RULES = {
+  top: { expect: "a mapping with `run:` or `jobs:`", hint: "Start the file with `run: <command>` for a single job, or `jobs:` with named jobs." },
+  version: { expect: "1", hint: "Write `version: 1` or remove the line: 1 is the only version." },
+  image: { expect: "a container image name like `node:22-alpine`", hint: "Write an image reference such as `image: node:22-alpine`." },
+  timeout: { expect: "a duration like 15m", hint: "Write a number followed by s, m or h, e.g. `90s`, `15m` or `1h30m` (at most 6h)." },
+  env: { expect: "a mapping of variable names to values", hint: "Write one `NAME: value` per line under `env:`, e.g. `env: { CI: \"true\" }`." },
+  envValue: { expect: "a string, number or boolean", hint: "Quote the value, e.g. `FOO: \"bar\"`; for an empty value write `FOO: \"\"`." },
+  on: { expect: "`push`, `pull_request`, a list of them, or a mapping of event to filter", hint: "Write e.g. `on: { push: { branches: [main] }, pull_request: {} }`, or remove `on:` to run on every push and pull request." },
+  event: { expect: "`push` or `pull_request`", hint: "YACI runs on `push` and `pull_request` events." },
+  eventFilter: { expect: "a mapping with `branches:` (or empty for every branch)", hint: "Write e.g. `push: { branches: [main, \"release/*\"] }`, or `push: {}` for every branch." },
+  branches: { expect: "a branch pattern or a list of them", hint: "Write e.g. `branches: [main, \"release/*\"]`; remove `branches` to run on every branch." },
+  branch: { expect: "a branch name or glob pattern", hint: "Write a branch name such as `main`, or a glob such as `\"release/*\"` (quote patterns that start with `*`)." },
+  cancel_superseded: { expect: "`true` or `false`", hint: "Write `cancel_superseded: true` or `cancel_superseded: false`." },
+  run: { expect: "a shell command or script", hint: "Write `run: npm test`, or `run: |` followed by indented lines for several commands." },
+  runLine: { expect: "a string (one command)", hint: "Quote the command if it contains `: ` or starts with a special character, e.g. `- \"echo a: b\"`." },
+  jobs: { expect: "a mapping of job names to jobs", hint: "Write `jobs:` followed by indented job names, each with its own `run:`." },
+  job: { expect: "a mapping with `run:`", hint: "Write the job name, then indented below it `run: <command>` (and optionally `image:`, `timeout:`, `env:`, `resources:`)." },
+  resources: { expect: "a mapping with `cpu:` and/or `memory:`", hint: "Write e.g. `resources: { cpu: \"1\", memory: 1Gi }`." },
+  cpu: { expect: "a CPU quantity like `500m`, `1` or `2`", hint: "Write cores as a number (`1`, `0.5`) or millicores (`500m`)." },
+  memory: { expect: "a memory quantity like `512Mi` or `1Gi`", hint: "Write a Kubernetes quantity such as `512Mi` or `2Gi`." },
+} as const satisfies Record<string, { expect: string; hint: string }>;
+export type FieldKind = keyof typeof FIELD_RULES;
+
+/** Messages for empty lists / mappings that would make a config do nothing. */
+export const EMPTY_RULES = {
+  on: { message: "lists no events, so nothing would ever run", hint: "List `push` and/or `pull_request`, or remove `on:` to run on both." },
+  branches: { message: "is empty, so it matches no branch", hint: "List at least one branch pattern, or remove `branches` to run on every branch." },
+  run: { message: "is empty", hint: "Write the command(s) to run, e.g. `run: npm test`." },
+  jobs: { message: "has no jobs", hint: "Add at least one job, e.g. `jobs: { test: { run: npm test } }`, or use `run:` for a single job." },
+};
