@@ -26,6 +26,7 @@ export function createApp(env: Env = process.env, overrides?: DepsOverrides, onR
         logs: deps.logs,
         submit: async ({ command, image }) => ({ id: deps.scheduler.submitCommand(command, image).spec.id }),
         ready: () => deps.executor.ready(),
+        followLog: deps.executor.followLog?.bind(deps.executor),
         metrics: deps.metrics,
         now: () => new Date(),
         env: deps.http,

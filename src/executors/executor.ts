@@ -42,6 +42,13 @@ export interface Executor {
   cancel(runId: string): Promise<void>;
   recover(): Promise<RecoveredJob[]>;
   markReported?(runId: string): Promise<void>;
+  /**
+   * Optional, for executors that store a log only when the job ends (Kubernetes): while someone
+   * watches a running job (its run page), copy its live output into the LogStore, from the start,
+   * until `signal` aborts or the job ends. Several watchers of one run share one stream; the
+   * final log written at the end replaces what was copied.
+   */
+  followLog?(runId: string, signal: AbortSignal): void;
   /** Is the backend reachable (for `/readyz`)? */
   ready(): Promise<boolean>;
   /** Stop watching and release resources (tests, shutdown). Running jobs are left alone. */

@@ -40,6 +40,10 @@ export async function handleRunEvents(deps: HttpDeps, req: IncomingMessage, res:
   });
   res.write("retry: 2000\n\n");
 
+  // Executors that store a log only at the end stream it while this page watches.
+  const watching = new AbortController();
+  if (run.phase !== "completed") deps.followLog?.(runId, watching.signal);
+
   let closed = false;
   let wake: (() => void) | undefined;
   const onClose = () => {
@@ -110,6 +114,7 @@ export async function handleRunEvents(deps: HttpDeps, req: IncomingMessage, res:
       await sleep(pollMs);
     }
   } finally {
+    watching.abort();
     req.off("close", onClose);
     res.off("close", onClose);
     if (!res.writableEnded) res.end();
