@@ -45,7 +45,7 @@ describe("a check run's details link, opened in a browser (real app process)", (
     await expect.poll(log, { timeout: 10_000 }).toContain("step 1");
     expect(await log()).not.toContain("finished"); // still running: the page follows it
     expect(await page.locator("#status").textContent()).toBe("Running");
-    const color = await page.locator("#log span", { hasText: "red line" }).evaluate((el) => getComputedStyle(el).color);
+    const color = await page.locator("#log span", { hasText: "red line" }).evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { color: string } }).getComputedStyle(el).color);
     const [r, g, b] = color.match(/\d+/g)!.map(Number);
     expect(r).toBeGreaterThan(g! + 50); // rendered red, not stripped
     expect(r).toBeGreaterThan(b! + 50);

@@ -13,6 +13,10 @@
  * A scriptable kubelet + job controller (`standIn.kubelet`) drives pods: schedule, run, exit
  * with a code, OOMKilled, image pull errors, Unschedulable, eviction, pod deletion, deadline.
  * Every request is counted by verb and resource (`count("create", "jobs")`).
+ *
+ * `pods/log` with `follow=true` keeps the response open while the container runs: it streams what
+ * the kubelet appends (`kubelet.log(job, text)`) and ends when the container terminates or the
+ * pod is deleted (`followCount` says how many such streams are open).
  */
 import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -53,6 +57,32 @@ interface Watcher {
   selector: Selector;
   res: ServerResponse;
   bookmark?: NodeJS.Timeout;
+}
+
+/** An open `pods/log?follow=true` response and how much of the log it has sent. */
+interface LogFollower {
+  key: string;
+  res: ServerResponse;
+  sent: number;
+  /** Bytes it may still send (`limitBytes`), or Infinity. */
+  budget: number;
+}
+
+/** Container logs by `pod/container`; every change is pushed to the open follow streams. */
+class LogMap extends Map<string, string> {
+  onChange: ((key: string) => void) | undefined;
+
+  override set(key: string, value: string): this {
+    super.set(key, value);
+    this.onChange?.(key);
+    return this;
+  }
+
+  override delete(key: string): boolean {
+    const had = super.delete(key);
+    if (had) this.onChange?.(key);
+    return had;
+  }
 }
 
 interface HistoryEvent {
@@ -132,7 +162,7 @@ export class KubeStandIn {
   readonly kubelet: Kubelet;
   readonly objects: Record<Resource, Map<string, KObj>> = { jobs: new Map(), pods: new Map(), secrets: new Map() };
   /** Container logs by `pod/container`. */
-  readonly logs = new Map<string, string>();
+  readonly logs = new LogMap();
   readonly requests: RecordedRequest[] = [];
   autoPod: boolean;
   goneAs: "event" | "status";
@@ -143,6 +173,7 @@ export class KubeStandIn {
   private minRv = 0;
   private history: HistoryEvent[] = [];
   private readonly watchers = new Set<Watcher>();
+  private readonly logFollowers = new Set<LogFollower>();
   private readonly heldWatches: Array<() => void> = [];
   private watchesHeld = false;
   private readonly sockets = new Set<Socket>();
@@ -158,6 +189,7 @@ export class KubeStandIn {
     this.goneAs = o.goneAs ?? "event";
     this.bookmarkIntervalMs = o.bookmarkIntervalMs;
     this.kubelet = new Kubelet(this);
+    this.logs.onChange = (key) => this.pushLogs(key);
   }
 
   static async start(o: KubeStandInOptions = {}): Promise<KubeStandIn> {
@@ -183,6 +215,7 @@ export class KubeStandIn {
 
   async close(): Promise<void> {
     for (const w of this.watchers) this.endWatch(w);
+    for (const f of [...this.logFollowers]) this.endLogFollow(f);
     for (const release of this.heldWatches.splice(0)) release();
     for (const sock of this.sockets) sock.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -270,6 +303,16 @@ export class KubeStandIn {
     return this.watchers.size;
   }
 
+  /** Open `pods/log?follow=true` streams. */
+  get followCount(): number {
+    return this.logFollowers.size;
+  }
+
+  /** `pods/log` requests that asked to follow. */
+  get followRequests(): RecordedRequest[] {
+    return this.requests.filter((r) => r.resource === "pods/log" && r.query.get("follow") === "true");
+  }
+
   get(resource: Resource, name: string): KObj | undefined {
     const o = this.objects[resource].get(name);
     return o ? clone(o) : undefined;
@@ -327,6 +370,7 @@ export class KubeStandIn {
   private record(resource: Resource, type: HistoryEvent["type"], obj: KObj): void {
     const ev: HistoryEvent = { rv: this.rv, resource, type, object: clone(obj) };
     this.history.push(ev);
+    if (resource === "pods") this.podChanged(obj.metadata.name, type === "DELETED" ? undefined : obj);
     if (this.muteWatches) return;
     for (const w of this.watchers) {
       if (w.resource === resource && matchesSelector(obj.metadata.labels, w.selector)) this.writeEvent(w, ev);
@@ -547,6 +591,52 @@ export class KubeStandIn {
     this.send(res, 200, this.put(resource, next, "MODIFIED"));
   }
 
+  /** Sends what was appended to `key`'s log to its follow streams. */
+  private pushLogs(key: string): void {
+    const text = this.logs.get(key);
+    for (const f of [...this.logFollowers]) {
+      if (f.key !== key) continue;
+      if (text === undefined) {
+        this.endLogFollow(f);
+        continue;
+      }
+      // A replaced log (kubelet.exit with a log) sends what lies past what was already sent.
+      if (text.length <= f.sent) {
+        f.sent = text.length;
+        continue;
+      }
+      let buf = Buffer.from(text.slice(f.sent), "utf8");
+      f.sent = text.length;
+      if (buf.length > f.budget) buf = buf.subarray(0, f.budget);
+      f.budget -= buf.length;
+      if (!f.res.writableEnded && buf.length) f.res.write(buf);
+      if (f.budget <= 0) this.endLogFollow(f);
+    }
+  }
+
+  /** A pod changed or is gone: its follow streams end once their container is no longer running. */
+  private podChanged(name: string, pod: KObj | undefined): void {
+    for (const f of [...this.logFollowers]) {
+      const [podName, container] = f.key.split("/") as [string, string];
+      if (podName !== name) continue;
+      if (!pod) {
+        this.endLogFollow(f);
+        continue;
+      }
+      const all = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])] as KObj[];
+      const st = all.find((s) => s.name === container);
+      if (!st?.state?.running) {
+        this.pushLogs(f.key);
+        this.endLogFollow(f);
+      }
+    }
+  }
+
+  private endLogFollow(f: LogFollower): void {
+    this.logFollowers.delete(f);
+    if (!f.res.writableEnded) f.res.end();
+  }
+
   private async podLog(name: string, q: URLSearchParams, res: ServerResponse): Promise<void> {
     const pod = this.objects.pods.get(name);
     if (!pod) return this.notFound(res, "pods", name);
@@ -559,7 +649,10 @@ export class KubeStandIn {
       const why = st?.state?.waiting?.reason ?? "PodInitializing";
       return this.send(res, 400, status(400, "BadRequest", `container "${container}" in pod "${name}" is waiting to start: ${why}`));
     }
-    let text = this.logs.get(`${name}/${container}`) ?? "";
+    const key = `${name}/${container}`;
+    let text = this.logs.get(key) ?? "";
+    const follow = q.get("follow") === "true" || q.get("follow") === "1";
+    const whole = text.length;
     const tail = Number(q.get("tailLines") ?? 0);
     if (tail > 0) {
       const lines = text.split(/(?<=\n)/);
@@ -568,6 +661,17 @@ export class KubeStandIn {
     let buf = Buffer.from(text, "utf8");
     const limit = Number(q.get("limitBytes") ?? 0);
     if (limit > 0) buf = buf.subarray(0, limit);
+    if (follow && st.state?.running) {
+      // Keep the response open: what the kubelet appends later is pushed by pushLogs().
+      res.writeHead(200, { "content-type": "text/plain", "transfer-encoding": "chunked" });
+      res.flushHeaders();
+      if (buf.length) res.write(buf);
+      const f: LogFollower = { key, res, sent: whole, budget: limit > 0 ? limit - buf.length : Infinity };
+      this.logFollowers.add(f);
+      res.on("close", () => this.logFollowers.delete(f));
+      if (f.budget <= 0) this.endLogFollow(f);
+      return;
+    }
     res.writeHead(200, { "content-type": "text/plain", "transfer-encoding": "chunked" });
     // Stream in chunks, as the kubelet does.
     for (let i = 0; i < buf.length; i += 16 * 1024) {
