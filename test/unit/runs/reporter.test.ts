@@ -10,7 +10,7 @@ import { fakeRecord } from "../../fakes/records.js";
 
 const silent = { info() {}, warn() {}, error() {} };
 
-function setup(checks = new MemoryChecks()) {
+function setup(checks = new MemoryChecks(), extra: { budgetLow?: () => boolean; now?: () => number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "yaci-rep-"));
   const store = new RunStore(dir);
   const timers: { fn: () => void; ms: number }[] = [];
@@ -22,6 +22,7 @@ function setup(checks = new MemoryChecks()) {
     log: silent,
     retryDelaysMs: [10, 20],
     setTimer: (fn, ms) => timers.push({ fn, ms }),
+    ...extra,
   });
   return { store, reporter, checks, timers };
 }
@@ -69,6 +70,35 @@ describe("Reporter", () => {
     store.put(fakeRecord());
     await reporter.report(fakeRecord().spec.id);
     expect(timers).toEqual([]);
+  });
+
+  it("when the installation's rate limit runs low, skips intermediate updates but never the final one", async () => {
+    const { store, reporter, checks } = setup(undefined, { budgetLow: () => true });
+    const id = fakeRecord().spec.id;
+    store.put(fakeRecord());
+    await reporter.report(id); // the check run must exist: created even so
+    store.put({ ...store.get(id)!, phase: "in_progress", startedAt: "2026-11-29T10:00:01.000Z" });
+    await reporter.report(id);
+    store.put({ ...store.get(id)!, phase: "completed", conclusion: "success", finishedAt: "2026-11-29T10:00:09.000Z" });
+    await reporter.report(id);
+    expect(checks.writes.map((w) => w.u.status)).toEqual(["queued", "completed"]);
+  });
+
+  it("coalesces updates of a running job: at most one per 10 s, the latest state wins", async () => {
+    let now = 1_000_000;
+    const { store, reporter, checks, timers } = setup(undefined, { now: () => now });
+    const id = fakeRecord().spec.id;
+    store.put(fakeRecord({ phase: "in_progress", startedAt: "2026-11-29T10:00:01.000Z" }));
+    await reporter.report(id);
+    store.put({ ...store.get(id)!, cancelReason: "requested by @a" }); // a detail of the summary changes while it runs
+    await reporter.report(id);
+    expect(checks.writes).toHaveLength(1);
+    expect(timers.map((t) => t.ms)).toEqual([10_000]);
+    now += 10_000;
+    timers.shift()!.fn();
+    await reporter.idle();
+    expect(checks.writes.map((w) => w.u.status)).toEqual(["in_progress", "in_progress"]);
+    expect(checks.writes[1]!.u.summary).toContain("requested by @a");
   });
 
   it.each([
