@@ -5,6 +5,7 @@ import type { RunSpec } from "../../src/core/run.js";
 import { runId } from "../../src/core/run-id.js";
 import type { JobObservation } from "../../src/executors/executor.js";
 import { createKubernetesExecutor } from "../../src/executors/kubernetes/create-kubernetes-executor.js";
+import type { Logger } from "../../src/executors/kubernetes/job-informer.js";
 import type { KubernetesExecutor } from "../../src/executors/kubernetes/kubernetes-executor.js";
 import type { KubernetesOptions } from "../../src/executors/kubernetes/options.js";
 import { LogStore } from "../../src/logs/log-store.js";
@@ -89,7 +90,7 @@ export interface Harness {
   tokens: RunSpec[];
   newExecutor(
     options?: Partial<KubernetesOptions>,
-    extra?: { recoverWaitMs?: number; logStore?: LogStore; subscribe?: boolean },
+    extra?: { recoverWaitMs?: number; logStore?: LogStore; subscribe?: boolean; log?: Logger },
   ): Promise<{ executor: KubernetesExecutor; rec: Recorder; logStore: LogStore }>;
   /** A LogStore in a fresh data dir (another machine's disk). */
   freshLogStore(): LogStore;
@@ -128,6 +129,7 @@ export async function harness(standInOpts: Parameters<typeof KubeStandIn.start>[
         options: { pendingTimeoutMs: 60_000, imagePullGraceMs: 60_000, ...options },
         backoff: { initialMs: 50, maxMs: 500 },
         recoverWaitMs: extra.recoverWaitMs ?? 5_000,
+        ...(extra.log ? { log: extra.log } : {}),
       });
       executors.push(executor);
       const rec = new Recorder();

@@ -116,4 +116,43 @@ describe("the Kubernetes API stand-in", () => {
     expect((await api("PATCH", `${jobs()}/m`, { metadata: { resourceVersion: "1", annotations: { b: "2" } } }, mp)).status).toBe(409);
     expect((await api("PATCH", `${jobs()}/m`, [{ op: "add" }], { "content-type": "application/json-patch+json" })).status).toBe(415);
   });
+
+  it("pods/log: without follow answers what is there and ends; with follow streams appends until the container ends or the pod goes", async () => {
+    await api("POST", jobs(), job("l"));
+    s.kubelet.run("l", { log: "one\n" });
+    const pod = s.kubelet.pod("l")!.metadata.name as string;
+    const logUrl = (q: string, name = pod) => `${s.url}/api/v1/namespaces/${s.namespace}/pods/${name}/log?container=main${q}`;
+    const auth = { authorization: `Bearer ${s.token}` };
+    expect(await (await fetch(logUrl(""), { headers: auth })).text()).toBe("one\n");
+
+    /** Reads a follow stream until it ends; `onData` runs after each chunk. */
+    async function follow(name: string, onData: (textSoFar: string) => void): Promise<string> {
+      const res = await fetch(logUrl("&follow=true", name), { headers: auth });
+      let text = "";
+      const decoder = new TextDecoder();
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        text += decoder.decode(chunk, { stream: true });
+        onData(text);
+      }
+      return text;
+    }
+
+    const ended = follow(pod, (t) => {
+      if (t === "one\n") s.kubelet.log("l", "two\n");
+      if (t === "one\ntwo\n") s.kubelet.exit("l", 0, { log: "one\ntwo\nthree\n" });
+    });
+    expect(await ended).toBe("one\ntwo\nthree\n");
+    expect(s.followCount).toBe(0);
+    expect(s.followRequests).toHaveLength(1);
+    // Terminated: follow answers the whole log at once and ends.
+    expect(await (await fetch(logUrl("&follow=true"), { headers: auth })).text()).toBe("one\ntwo\nthree\n");
+
+    await api("POST", jobs(), job("d"));
+    s.kubelet.run("d", { log: "x\n" });
+    const gone = follow(s.kubelet.pod("d")!.metadata.name as string, (t) => {
+      if (t === "x\n") s.kubelet.deletePod("d");
+    });
+    expect(await gone).toBe("x\n");
+    expect(s.followCount).toBe(0);
+  });
 });

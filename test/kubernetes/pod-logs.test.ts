@@ -1,6 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LogMasker, saveFinalLog } from "../../src/executors/kubernetes/pod-logs.js";
 import { LogStore } from "../../src/logs/log-store.js";
@@ -113,5 +116,30 @@ describe("saveFinalLog (one pods/log read, streamed into the LogStore)", () => {
     await expect(
       saveFinalLog({ kc: standIn.kubeConfig(), namespace: standIn.namespace, pod, container: "checkout-that-does-not-exist", runId: "run-3", logStore: store, maxBytes: 1024 }),
     ).rejects.toMatchObject({ code: 400 });
+  });
+
+  it("a connection that drops mid-read, or an idle one, rejects (never an uncaught error)", async () => {
+    for (const mode of ["drop", "idle"] as const) {
+      const server = createServer((_req, res) => {
+        res.writeHead(200, { "content-type": "text/plain", "transfer-encoding": "chunked" });
+        res.write("partial\n");
+        if (mode === "drop") setTimeout(() => res.socket?.destroy(), 50);
+      });
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [{ name: "c", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+        users: [{ name: "u", token: "t" }],
+        contexts: [{ name: "c", cluster: "c", user: "u" }],
+        currentContext: "c",
+      });
+      try {
+        await expect(saveFinalLog({ kc, namespace: "ns", pod: "p", container: "main", runId: `r-${mode}`, logStore: store, maxBytes: 1024, idleTimeoutMs: 200 })).rejects.toThrow();
+        await new Promise((r) => setTimeout(r, 100)); // an uncaught error would surface here
+      } finally {
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      }
+    }
   });
 });

@@ -5,6 +5,7 @@ import { runStateOf, track, type ExecutorContext } from "./executor-context.js";
 import { finishRun, type Finished } from "./finish-run.js";
 import { clearRunTimer } from "./run-timer.js";
 import { runningLogTarget, saveRunLog } from "./save-run-log.js";
+import { stopLogFollow } from "./stop-log-follow.js";
 
 /**
  * Cancels the run: saves its log (with a note), deletes its Job, then emits `finished:
@@ -30,6 +31,7 @@ export async function cancelRun(ctx: ExecutorContext, runId: string): Promise<vo
   await track(
     ctx,
     (async () => {
+      await stopLogFollow(ctx, runId);
       await saveRunLog(ctx, state, c.kind === "finish" ? c.log : runningLogTarget(state), "yaci: cancelled\n");
       try {
         await deleteJob(ctx, runId);

@@ -10,6 +10,7 @@ import { observationKey } from "./observation-key.js";
 import { clearRunTimer, setRunTimer } from "./run-timer.js";
 import type { RunState } from "./run-state.js";
 import { saveLogEarlyIfPodIsGoing, saveRunLog } from "./save-run-log.js";
+import { stopLogFollow } from "./stop-log-follow.js";
 
 /** How long to wait for a pod's final status after its Job ended (two watch streams, any order). */
 const POD_LAG_WAIT_MS = 2000;
@@ -48,6 +49,8 @@ export function evaluateRun(ctx: ExecutorContext, state: RunState): void {
   void track(
     ctx,
     (async () => {
+      // The live-log copy stops before the final log rewrites the file: it never appends after it.
+      await stopLogFollow(ctx, state.id);
       if (c.deleteJob) {
         await deleteJob(ctx, state.id).catch((err) => ctx.d.log?.warn(`kubernetes: could not delete Job ${state.id}: ${apiMessage(err)}`));
       }

@@ -3,6 +3,7 @@ import type { JobObservation } from "../executor.js";
 import { realTimers, type Timers } from "./job-informer.js";
 import type { ManifestOptions } from "./job-manifest.js";
 import type { KubernetesExecutorDeps } from "./kubernetes-executor-deps.js";
+import type { LogFollow } from "./log-follow.js";
 import type { RunState } from "./run-state.js";
 
 /**
@@ -24,6 +25,8 @@ export interface ExecutorContext {
   /** Observations emitted before anyone subscribed. */
   readonly queued: JobObservation[];
   readonly inFlight: Set<Promise<unknown>>;
+  /** Runs whose live log someone watches (`followLog`): empty when nobody does. */
+  readonly follows: Map<string, LogFollow>;
   closed: boolean;
   /** Jobs listed before recover() is done are held for it; after, everything flows to subscribers. */
   recoverState: "not-called" | "waiting" | "done";
@@ -44,6 +47,7 @@ export function createExecutorContext(d: KubernetesExecutorDeps): ExecutorContex
     listeners: new Set(),
     queued: [],
     inFlight: new Set(),
+    follows: new Map(),
     closed: false,
     recoverState: "not-called",
     jobsListedOnce: false,

@@ -5,10 +5,12 @@ import { createClusterWatches, type ClusterWatches } from "./cluster-watches.js"
 import { createJob } from "./create-job.js";
 import { deliverObservation } from "./emit-observation.js";
 import { createExecutorContext, type ExecutorContext } from "./executor-context.js";
+import { followLog } from "./follow-log.js";
 import type { KubernetesExecutorDeps } from "./kubernetes-executor-deps.js";
 import { markReported } from "./mark-reported.js";
 import { recoverRuns } from "./recover-runs.js";
 import { clearRunTimer } from "./run-timer.js";
+import { stopLogFollow } from "./stop-log-follow.js";
 
 export type { KubernetesExecutorDeps } from "./kubernetes-executor-deps.js";
 
@@ -23,6 +25,7 @@ export type { KubernetesExecutorDeps } from "./kubernetes-executor-deps.js";
  *
  * API requests per job: one Job create, one Secret create (checkout only; it names the Job as
  * owner, so no patch is needed), one `pods/log` read when it ends, and the `markReported` patch.
+ * While someone watches a running job (`followLog`), one `pods/log?follow=true` stream more.
  *
  * The work is done by free functions over one shared `ExecutorContext`: job creation
  * (`createJob`), cancellation (`cancelRun`), recovery (`recoverRuns`), the watch handlers
@@ -80,6 +83,12 @@ export class KubernetesExecutor implements Executor {
     return recoverRuns(this.ctx, this.watches);
   }
 
+  /** Copies a running job's output into the LogStore while `signal` is not aborted (shared per run). */
+  followLog(runId: string, signal: AbortSignal): void {
+    this.ensureStarted();
+    followLog(this.ctx, runId, signal);
+  }
+
   async markReported(runId: string): Promise<void> {
     await markReported(this.ctx, runId);
   }
@@ -97,6 +106,7 @@ export class KubernetesExecutor implements Executor {
   async close(): Promise<void> {
     this.ctx.closed = true;
     for (const s of this.ctx.states.values()) clearRunTimer(this.ctx, s);
+    await Promise.all([...this.ctx.follows.keys()].map((id) => stopLogFollow(this.ctx, id)));
     await Promise.all([this.watches.jobs.stop(), this.watches.pods.stop()]);
     await Promise.allSettled([...this.ctx.inFlight]);
   }

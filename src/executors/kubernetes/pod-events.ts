@@ -3,6 +3,7 @@ import { evaluateRun } from "./evaluate-run.js";
 import { runStateOf, type ExecutorContext } from "./executor-context.js";
 import type { WatchEventType } from "./job-informer.js";
 import { RUN_ID_LABEL } from "./job-manifest.js";
+import { resumeLogFollow } from "./resume-log-follow.js";
 import type { RunState } from "./run-state.js";
 
 function runIdOf(pod: V1Pod): string | undefined {
@@ -29,6 +30,7 @@ export function onPodList(ctx: ExecutorContext, items: V1Pod[]): void {
     }
     if (changed) podsChanged(ctx, s);
     else if (s.job) evaluateRun(ctx, s);
+    resumeLogFollow(ctx, s);
   }
 }
 
@@ -39,6 +41,7 @@ export function onPodEvent(ctx: ExecutorContext, type: WatchEventType, pod: V1Po
   const s = runStateOf(ctx, id);
   s.pods.set(name, { pod, gone: type === "DELETED" });
   podsChanged(ctx, s);
+  resumeLogFollow(ctx, s);
 }
 
 function podsChanged(ctx: ExecutorContext, s: RunState): void {

@@ -2,7 +2,7 @@ import { mkdtemp, open, rm, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
-import { Writable } from "node:stream";
+import { Writable, type Readable } from "node:stream";
 import { Log, type KubeConfig } from "@kubernetes/client-node";
 import type { LogStore } from "../../logs/log-store.js";
 
@@ -202,6 +202,9 @@ export async function saveFinalLog(p: SaveLogParams): Promise<{ bytes: number; o
           (text ? tail.write(Buffer.from(text, "utf8")) : Promise.resolve()).then(() => cb(), cb);
         },
       });
+      // The client pipes the response body into the sink without listening for its errors: an
+      // aborted (idle) or dropped connection would otherwise be an uncaught exception.
+      sink.on("pipe", (src: Readable) => src.on("error", (err) => sink.destroy(err)));
       sink.on("finish", () => {
         clearTimeout(idle);
         resolve();

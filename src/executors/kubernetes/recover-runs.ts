@@ -8,6 +8,7 @@ import type { ExecutorContext } from "./executor-context.js";
 import { rememberFinished } from "./finish-run.js";
 import { ANNOTATIONS, specFromJob } from "./job-manifest.js";
 import { observationKey } from "./observation-key.js";
+import { resumeLogFollow } from "./resume-log-follow.js";
 import { saveRunLog } from "./save-run-log.js";
 
 /**
@@ -58,6 +59,7 @@ export async function recoverRuns(ctx: ExecutorContext, watches: ClusterWatches)
     } else {
       state.lastKey = observationKey(c.observation);
       scheduleRecheck(ctx, state, c);
+      resumeLogFollow(ctx, state); // someone may have opened its page while it was held
       out.push({ spec, observation: c.observation });
     }
   }

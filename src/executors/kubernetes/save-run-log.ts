@@ -3,6 +3,7 @@ import { track, type ExecutorContext } from "./executor-context.js";
 import { newestPod } from "./newest-pod.js";
 import { saveFinalLog } from "./pod-logs.js";
 import type { RunState } from "./run-state.js";
+import { stopLogFollow } from "./stop-log-follow.js";
 
 export type LogTarget = { pod: string; container: string };
 
@@ -45,10 +46,10 @@ export function runningLogTarget(state: RunState): LogTarget | undefined {
   return main?.state?.running || main?.state?.terminated ? { pod: name, container: "main" } : undefined;
 }
 
-/** A pod being deleted (deadline, eviction, drain) takes its log along: read it now. */
+/** A pod being deleted (deadline, eviction, drain) takes its log along: read it now (the live copy stops first). */
 export function saveLogEarlyIfPodIsGoing(ctx: ExecutorContext, state: RunState): void {
   const p = newestPod(state);
   if (state.earlyLog || !p || p.gone || !p.pod.metadata?.deletionTimestamp) return;
   const target = runningLogTarget(state);
-  if (target) state.earlyLog = track(ctx, saveRunLog(ctx, state, target, ""));
+  if (target) state.earlyLog = track(ctx, stopLogFollow(ctx, state.id).then(() => saveRunLog(ctx, state, target, "")));
 }
