@@ -33,7 +33,14 @@ async function start(dataDir?: string) {
   const app = await startApp({
     github,
     dataDir,
-    env: { YACI_EXECUTOR: "kubernetes", KUBECONFIG: kubeconfig, YACI_API_TOKEN: TOKEN, YACI_CATCHUP_INTERVAL: "off" },
+    env: {
+      YACI_EXECUTOR: "kubernetes",
+      KUBECONFIG: kubeconfig,
+      YACI_API_TOKEN: TOKEN,
+      YACI_CATCHUP_INTERVAL: "off",
+      YACI_PUBLIC_URL: "http://public.invalid",
+      YACI_LINK_SECRET: "kube-e2e-link-secret-0123",
+    },
   });
   apps.push(app);
   return app;
@@ -100,11 +107,28 @@ describe("Kubernetes executor, end to end (real app process, Kubernetes and GitH
     expect(spec.initContainers.map((c: { name: string }) => c.name)).toEqual(["checkout"]);
     expect(JSON.stringify(spec.containers)).not.toMatch(/ghs_|token/i);
     kube.kubelet.run(name);
-    await waitFor(() => github.checkRunsFor(owner, repo, sha)[0]?.status === "in_progress", { timeoutMs: 10_000 });
-    kube.kubelet.succeed(name, "1 passing\n");
+    const live = await waitFor(() => github.checkRunsFor(owner, repo, sha).find((r) => r.status === "in_progress"), { timeoutMs: 10_000 });
+
+    // While someone watches its run page, the running job's output streams in (and only then).
+    const logReads = kube.count("get", "pods/log");
+    const events = live.details_url!.replace("http://public.invalid", app.url).replace(/\/runs\/([^?]+)\?/, "/runs/$1/events?");
+    const abort = new AbortController();
+    const res = await fetch(events, { signal: abort.signal });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let seen = "";
+    kube.kubelet.log(name, "compiling\n");
+    await waitFor(async () => {
+      const { value } = await reader.read();
+      seen += new TextDecoder().decode(value);
+      return seen.includes("compiling");
+    }, { timeoutMs: 10_000 });
+    abort.abort();
+    expect(kube.count("get", "pods/log") - logReads).toBe(1); // one follow stream for the watcher
+    kube.kubelet.succeed(name, "compiling\n1 passing\n");
     const run = await waitFor(() => github.checkRunsFor(owner, repo, sha).find((r) => r.status === "completed"), { timeoutMs: 10_000 });
     expect(run).toMatchObject({ name: "build", conclusion: "success" });
-    expect(run.output.text).toContain("1 passing");
+    expect(run.output.text).toContain("compiling\n1 passing");
     expect(run.output.summary).toContain("kubernetes");
     expect(github.violations).toEqual([]);
   });
