@@ -70,10 +70,19 @@ function status(err: unknown): number | undefined {
   return (err as { status?: number }).status;
 }
 
-/** 4xx other than rate limits will not get better by trying again. */
+/** A rate limit: 429, or a 403 that says so (a 403 for a missing permission will not get better). */
+function rateLimited(err: unknown): boolean {
+  const e = err as { status?: number; message?: string; response?: { headers?: Record<string, string> } };
+  if (e.status === 429) return true;
+  if (e.status !== 403) return false;
+  const h = e.response?.headers ?? {};
+  return h["retry-after"] !== undefined || h["x-ratelimit-remaining"] === "0" || /rate limit/i.test(e.message ?? "");
+}
+
+/** Network errors, 5xx and rate limits pass; other 4xx will not get better by trying again. */
 function retryable(err: unknown): boolean {
   const s = status(err);
-  return s === undefined || s >= 500 || s === 403 || s === 429 || s === 408;
+  return s === undefined || s >= 500 || s === 408 || rateLimited(err);
 }
 
 /**

@@ -61,15 +61,22 @@ describe("Reporter", () => {
     expect(timers).toEqual([]);
   });
 
-  it("gives up on a request GitHub will never accept (422)", async () => {
+  it.each([
+    ["a validation error", 422, "Validation Failed", {}, false],
+    ["a missing permission", 403, "Resource not accessible by integration", {}, false],
+    ["a secondary rate limit", 403, "You have exceeded a secondary rate limit", { "retry-after": "30" }, true],
+    ["an exhausted primary rate limit", 403, "API rate limit exceeded", { "x-ratelimit-remaining": "0" }, true],
+    ["too many requests", 429, "Too Many Requests", {}, true],
+    ["a server error", 502, "Bad Gateway", {}, true],
+  ])("after %s (%i) it retries: %s", async (_name, code, message, headers, retries) => {
     const checks = new MemoryChecks();
     checks.create = async () => {
-      throw Object.assign(new Error("Validation Failed"), { status: 422 });
+      throw Object.assign(new Error(message), { status: code, response: { headers } });
     };
     const { store, reporter, timers } = setup(checks);
     store.put(fakeRecord());
     await reporter.report(fakeRecord().spec.id);
-    expect(timers).toEqual([]);
+    expect(timers.length).toBe(retries ? 1 : 0);
   });
 
   it("when the installation's rate limit runs low, skips intermediate updates but never the final one", async () => {
