@@ -7,6 +7,7 @@ export const MAX_REPLAY_BYTES = 4 * 1024 * 1024;
 function newAnsi(): AnsiUp {
   const ansi = new AnsiUp();
   ansi.escape_html = true;
+  ansi.use_classes = true; // the page's palette (readable on its dark background), not ANSI's raw RGB
   return ansi;
 }
 

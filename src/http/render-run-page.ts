@@ -48,6 +48,15 @@ main { padding: 16px 24px; }
 pre#log { background: #0d1117; color: #e6edf3; padding: 12px 16px; border-radius: 6px; margin: 0; white-space: pre-wrap; overflow-wrap: anywhere;
   font: 12.5px/1.5 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; min-height: 4em; }
 pre#log a { color: #7cc4ff; }
+/* ANSI colours (ansi_up classes): GitHub's terminal palette, readable on the dark log. */
+.ansi-black-fg { color: #484f58; } .ansi-bright-black-fg { color: #6e7681; } .ansi-black-bg { background: #484f58; } .ansi-bright-black-bg { background: #6e7681; }
+.ansi-red-fg { color: #ff7b72; } .ansi-bright-red-fg { color: #ffa198; } .ansi-red-bg { background: #ff7b72; } .ansi-bright-red-bg { background: #ffa198; }
+.ansi-green-fg { color: #3fb950; } .ansi-bright-green-fg { color: #56d364; } .ansi-green-bg { background: #3fb950; } .ansi-bright-green-bg { background: #56d364; }
+.ansi-yellow-fg { color: #d29922; } .ansi-bright-yellow-fg { color: #e3b341; } .ansi-yellow-bg { background: #d29922; } .ansi-bright-yellow-bg { background: #e3b341; }
+.ansi-blue-fg { color: #58a6ff; } .ansi-bright-blue-fg { color: #79c0ff; } .ansi-blue-bg { background: #58a6ff; } .ansi-bright-blue-bg { background: #79c0ff; }
+.ansi-magenta-fg { color: #bc8cff; } .ansi-bright-magenta-fg { color: #d2a8ff; } .ansi-magenta-bg { background: #bc8cff; } .ansi-bright-magenta-bg { background: #d2a8ff; }
+.ansi-cyan-fg { color: #39c5cf; } .ansi-bright-cyan-fg { color: #56d4dd; } .ansi-cyan-bg { background: #39c5cf; } .ansi-bright-cyan-bg { background: #56d4dd; }
+.ansi-white-fg { color: #b1bac4; } .ansi-bright-white-fg { color: #ffffff; } .ansi-white-bg { background: #b1bac4; } .ansi-bright-white-bg { background: #ffffff; }
 #live { color: #59636e; font-size: 12px; margin-top: 8px; }
 `;
 

@@ -91,14 +91,14 @@ describe("run page in Chromium", () => {
 
     // Colours rendered, not stripped: the red span is computed red.
     const red = p.locator("#log span", { hasText: "red alert" });
-    expect(await red.evaluate((el) => (globalThis as unknown as Win).getComputedStyle(el).color)).toBe("rgb(187, 0, 0)");
+    expect(await red.evaluate((el) => (globalThis as unknown as Win).getComputedStyle(el).color)).toBe("rgb(255, 123, 114)");
     expect(await p.locator("#log").textContent()).toBe("red alert then plain\n");
 
     // New output appears without a reload.
     await p.evaluate(() => ((globalThis as unknown as Win).marker = 42));
     await h.logs.append(id, "second line \x1b[1;32mgreen bold\x1b[0m\n");
     await expect.poll(() => p.locator("#log").textContent(), { timeout: 10_000 }).toBe("red alert then plain\nsecond line green bold\n");
-    expect(await color(p, '#log span:has-text("green bold")')).toBe("rgb(0, 187, 0)");
+    expect(await color(p, '#log span:has-text("green bold")')).toBe("rgb(63, 185, 80)");
     expect(await p.locator('#log span:has-text("green bold")').evaluate((el) => (globalThis as unknown as Win).getComputedStyle(el).fontWeight)).toBe("700");
     await h.logs.append(id, "third line\n");
     await expect.poll(() => p.locator("#log").textContent(), { timeout: 10_000 }).toContain("third line\n");
@@ -137,7 +137,7 @@ describe("run page in Chromium", () => {
     expect((await p.goto(urlFor(h, name)))?.status()).toBe(200);
     expect(await p.locator('[data-field="repository"]').textContent()).toBe("none (API run)");
     await expect.poll(() => p.locator("#log").textContent(), { timeout: 10_000 }).toContain("step one\n");
-    expect(await color(p, '#log span:has-text("step one")')).toBe("rgb(0, 0, 187)");
+    expect(await color(p, '#log span:has-text("step one")')).toBe("rgb(88, 166, 255)");
     // Seen while the job still runs:
     await expect.poll(() => p.locator("#log").textContent(), { timeout: 10_000 }).toContain("step two\n");
     expect(["Running", "Failed"]).toContain(await p.locator("#status").textContent());
@@ -164,7 +164,7 @@ describe("run page in Chromium", () => {
     expect(await p.locator("body").getAttribute("data-live")).toBe("ended");
     expect(await p.locator('[data-field="duration"]').textContent()).toBe("5m");
     expect(await p.locator('[data-field="message"]').textContent()).toBe("timed out after 5m");
-    expect(await color(p, '#log span:has-text("still working")')).toBe("rgb(187, 187, 0)");
+    expect(await color(p, '#log span:has-text("still working")')).toBe("rgb(210, 153, 34)");
   });
 
   it("escapes the log: markup in output is text, never HTML", async () => {

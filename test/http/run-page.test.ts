@@ -78,7 +78,7 @@ describe("run page event stream", () => {
     const res = await fetch(`${h.url}/runs/${id}/events?token=${token(id, h)}&offset=0`);
     const { events, ended } = await readEvents(res);
     expect(ended).toBe(true);
-    expect(logHtml(events)).toBe('plain &lt;b&gt;&amp;amp;&lt;/b&gt;\n<span style="color:rgb(187,0,0)">red</span> done\n');
+    expect(logHtml(events)).toBe('plain &lt;b&gt;&amp;amp;&lt;/b&gt;\n<span class="ansi-red-fg">red</span> done\n');
     const last = events.at(-1)!;
     expect(last.event).toBe("end");
     expect(JSON.parse(last.data)).toMatchObject({ phase: "completed", status: "Failed", done: true, exitCode: 1, duration: "1m 5s" });
@@ -96,7 +96,7 @@ describe("run page event stream", () => {
       headers: { "last-event-id": String(Buffer.byteLength(first)) },
     });
     const { events } = await readEvents(res);
-    expect(logHtml(events)).toBe('<span style="color:rgb(0,187,0)">still green</span>\nplain\n');
+    expect(logHtml(events)).toBe('<span class="ansi-green-fg">still green</span>\nplain\n');
   });
 
   it("follows a running job, never splits a UTF-8 character, and ends when it completes", async () => {
