@@ -226,7 +226,15 @@ export class Scheduler {
     if (!next) return;
     this.deps.store.put(next);
     this.deps.log.info({ runId: o.runId, phase: next.phase, conclusion: next.conclusion }, `run ${next.phase}`);
-    if (next.phase === "completed") this.deps.events?.runFinished?.(next);
+    if (next.phase === "completed") {
+      this.deps.events?.runFinished?.(next);
+      // API runs have no check run: their result is "reported" once it is stored.
+      if (next.spec.event === "api") {
+        Promise.resolve(this.deps.executor.markReported?.(next.spec.id)).catch((err) =>
+          this.deps.log.warn({ runId: o.runId, err: (err as Error).message }, "could not mark the API run reported"),
+        );
+      }
+    }
     if (next.phase !== r.phase) this.deps.events?.queueChanged?.(this.deps.store.list((x) => x.phase === "queued").length);
     void this.deps.reporter.report(o.runId);
   }

@@ -13,7 +13,7 @@ import { saveLogEarlyIfPodIsGoing, saveRunLog } from "./save-run-log.js";
 import { stopLogFollow } from "./stop-log-follow.js";
 
 /** How long to wait for a pod's final status after its Job ended (two watch streams, any order). */
-const POD_LAG_WAIT_MS = 2000;
+const POD_LAG_WAIT_MS = 10_000;
 
 /**
  * Classifies the run as known now and delivers the result: a new pending/running observation is
