@@ -73,6 +73,13 @@ describe("classify (pure: Job + newest pod → observation)", () => {
     expect(c).toMatchObject({ kind: "finish", podLagging: true });
   });
 
+  it("Failed before its pod was seen at all: podLagging too (the pod's events are on the other stream)", () => {
+    const c = run({ job: job({ conditions: [cond("Failed", "BackoffLimitExceeded")], failed: 1 }) });
+    expect(c).toMatchObject({ kind: "finish", podLagging: true });
+    const gone = run({ job: job({ conditions: [cond("Failed", "BackoffLimitExceeded")], failed: 1 }), podGone: true });
+    expect(gone).toMatchObject({ kind: "finish", podLagging: false });
+  });
+
   it("Failed / BackoffLimitExceeded → failed with the exit code", () => {
     const c = run({ job: job({ conditions: [cond("Failed", "BackoffLimitExceeded")] }), pod: pod({ phase: "Failed", ...mainTerminated(2) }) });
     expect(c).toMatchObject({ kind: "finish", observation: { outcome: "failed", exitCode: 2 } });

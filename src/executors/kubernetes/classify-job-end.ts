@@ -21,8 +21,11 @@ function logTarget(pod: V1Pod | undefined, podGone: boolean): { pod: string; con
   return undefined;
 }
 
-function lagging(pod: V1Pod | undefined, podGone: boolean): boolean {
-  if (!pod || podGone || pod.metadata?.deletionTimestamp) return false;
+/** The Job ended but the pod's final status has not arrived yet (the Job and Pod watches are separate streams). */
+function lagging(job: V1Job | undefined, pod: V1Pod | undefined, podGone: boolean): boolean {
+  // No pod seen yet although the Job ran one: its events are on their way.
+  if (!pod) return !podGone && (job?.status?.failed ?? 0) + (job?.status?.succeeded ?? 0) > 0;
+  if (podGone || pod.metadata?.deletionTimestamp) return false;
   const phase = pod.status?.phase;
   return phase !== "Succeeded" && phase !== "Failed";
 }
@@ -44,7 +47,7 @@ export function classifyJobEnd(
       observation: { ...base, phase: "finished", outcome: "succeeded", exitCode: 0, finishedAt: finishedAt(job, pod, now) },
       deleteJob: false,
       log: logTarget(pod, podGone),
-      podLagging: lagging(pod, podGone),
+      podLagging: lagging(job, pod, podGone),
     };
   }
   // FailureTarget (Kubernetes ≥ 1.31) comes first, while the pods are still being stopped:
@@ -64,7 +67,7 @@ export function classifyJobEnd(
       },
       deleteJob: false,
       log: logTarget(pod, podGone),
-      podLagging: lagging(pod, podGone),
+      podLagging: lagging(job, pod, podGone),
     };
   }
   const d = failureDetails(job, pod, podGone);
@@ -80,6 +83,6 @@ export function classifyJobEnd(
     },
     deleteJob: false,
     log: logTarget(pod, podGone),
-    podLagging: lagging(pod, podGone),
+    podLagging: lagging(job, pod, podGone),
   };
 }
