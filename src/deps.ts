@@ -14,6 +14,7 @@ import { Reporter } from "./runs/reporter.js";
 import { RunStore } from "./runs/run-store.js";
 import { Scheduler } from "./runs/scheduler.js";
 import { DeliveryLog } from "./runs/delivery-log.js";
+import { runIdIn } from "./core/run-id.js";
 
 export type Env = Record<string, string | undefined>;
 
@@ -46,6 +47,11 @@ function positiveInt(env: Env, name: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number ≥ 1, got "${raw}"`);
   return n;
+}
+
+function runFields(message: string): { runId?: string } {
+  const runId = runIdIn(message);
+  return runId ? { runId } : {};
 }
 
 /** Parts a test may provide instead of building them from the environment. */
@@ -86,7 +92,12 @@ export async function loadDeps(env: Env, app: Probot, overrides: DepsOverrides =
       logStore: logs,
       checkoutToken,
       githubApiUrl: apiUrl,
-      log: { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (m) => app.log.error(m) },
+      // Its messages are text; the run they are about becomes a field, like every line about a run.
+      log: {
+        info: (m) => app.log.info(runFields(m), m),
+        warn: (m) => app.log.warn(runFields(m), m),
+        error: (m) => app.log.error(runFields(m), m),
+      },
     });
   } else {
     throw new Error(`YACI_EXECUTOR must be one of ${EXECUTORS.join(", ")}; got "${kind}"`);

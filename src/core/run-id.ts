@@ -26,3 +26,10 @@ export function runId(key: RunKey, attempt: number): string {
     .slice(0, 10);
   return `yaci-${slug(key.job, 24)}-${key.sha.slice(0, 7).toLowerCase()}-${hash}-${attempt}`;
 }
+
+const RUN_ID_IN_TEXT = /\byaci-(?:run-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z0-9-]*?-?[0-9a-f]{7}-[0-9a-f]{10}-\d+)\b/;
+
+/** The first run id a log message mentions (for structured logs of parts that log plain text). */
+export function runIdIn(text: string): string | undefined {
+  return RUN_ID_IN_TEXT.exec(text)?.[0];
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import examples from "@octokit/webhooks-examples";
 import { isSkip, triggerFromPullRequest, triggerFromPush, type Trigger } from "../../../src/core/trigger.js";
-import { runId, MAX_RUN_ID_LENGTH } from "../../../src/core/run-id.js";
+import { runId, runIdIn, MAX_RUN_ID_LENGTH } from "../../../src/core/run-id.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
@@ -72,4 +72,14 @@ describe("runId", () => {
     ]);
     expect(ids.size).toBe(5);
   });
+});
+
+describe("runIdIn", () => {
+  const id = runId({ owner: "o", repo: "r", sha: "abcdef1234567890abcdef1234567890abcdef12", job: "unit-tests" }, 3);
+  it.each([
+    [`kubernetes: created Job ${id} in yaci-jobs`, id],
+    [`kubernetes: ${id} finished: failed (exit code 2)`, id],
+    ["kubernetes: deleted Job yaci-run-730cdd63-cefb-44f2-b760-cde00c24a35e", "yaci-run-730cdd63-cefb-44f2-b760-cde00c24a35e"],
+    ['kubernetes: jobs go to namespace "yaci-jobs" on https://k8s (kubeconfig)', undefined],
+  ])("%s", (text, expected) => expect(runIdIn(text)).toBe(expected));
 });
