@@ -24,7 +24,9 @@ export interface RunSpec {
   ref: string;
   prNumber?: number;
   image: string;
+  /** The script, run with `sh -ec` (or `sh -c` when `errexit` is false: `POST /run`, as the original did). */
   run: string;
+  errexit?: boolean;
   timeoutMs: number;
   env: Record<string, string>;
   resources?: JobResources;
@@ -32,6 +34,11 @@ export interface RunSpec {
   checkout: boolean;
   /** Not a job but a message shown as a check run (a broken `.yaci.yml`, a fork waiting for approval). */
   notice?: Notice;
+}
+
+/** The shell flags of a run: `-ec` (stop at the first failing command) unless the spec says otherwise. */
+export function shellFlags(spec: Pick<RunSpec, "errexit">): "-ec" | "-c" {
+  return spec.errexit === false ? "-c" : "-ec";
 }
 
 /** A check run that reports something other than a job. */

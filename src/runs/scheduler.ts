@@ -172,6 +172,7 @@ export class Scheduler {
       ref: "",
       image,
       run: command,
+      errexit: false, // `sh -c`, as the original API ran it
       timeoutMs: 60 * 60 * 1000,
       env: {},
       checkout: false,

@@ -76,7 +76,7 @@ describe("Kubernetes executor, end to end (real app process, Kubernetes and GitH
     const ok = await post("echo great success");
     await waitFor(() => kube.get("jobs", ok), { timeoutMs: 10_000 });
     const main = kube.get("jobs", ok)!.spec.template.spec.containers[0];
-    expect(main).toMatchObject({ image: "alpine", command: ["sh", "-ec", "echo great success"] });
+    expect(main).toMatchObject({ image: "alpine", command: ["sh", "-c", "echo great success"] }); // as the original ran it
     expect(kube.get("jobs", ok)!.spec.template.spec.initContainers ?? []).toEqual([]); // no checkout
     kube.kubelet.run(ok);
     await waitFor(async () => (await get(ok))[0]?.status === "Running", { timeoutMs: 10_000 });

@@ -46,6 +46,15 @@ describe("the original /run + /get API on the real app (local executor)", () => 
     expect(pod).toEqual({ pod: expect.any(String), status: "Succeeded", log: "great success\n" });
   });
 
+  it("runs the command with `sh -c`, as the original did: only the last command's status counts", async () => {
+    const id = await run("false; echo kept going");
+    const [pod] = await waitFor(async () => {
+      const pods = await get(id);
+      return pods[0]?.status === "Succeeded" || pods[0]?.status === "Failed" ? pods : undefined;
+    }, { timeoutMs: 15_000 });
+    expect(pod).toMatchObject({ status: "Succeeded", log: "kept going\n" });
+  });
+
   it("a failing command ends Failed with its log", async () => {
     const id = await run("echo about to fail; exit 4");
     const [pod] = await waitFor(async () => {

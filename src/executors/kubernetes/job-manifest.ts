@@ -1,5 +1,5 @@
 import type { V1Container, V1EnvVar, V1Job, V1PodSecurityContext, V1ResourceRequirements, V1Secret, V1SecurityContext } from "@kubernetes/client-node";
-import type { RunSpec } from "../../core/run.js";
+import { shellFlags, type RunSpec } from "../../core/run.js";
 import type { KubernetesOptions } from "./options.js";
 import { capQuantity, tryParseQuantity } from "./quantity.js";
 
@@ -211,7 +211,7 @@ export function buildJobManifest(spec: RunSpec, opts: ManifestOptions): V1Job {
   const main: V1Container = {
     name: MAIN_CONTAINER,
     image: spec.image,
-    command: ["sh", "-ec", spec.run],
+    command: ["sh", shellFlags(spec), spec.run],
     workingDir: WORKSPACE,
     env: mainEnv(spec),
     volumeMounts: [{ name: "workspace", mountPath: WORKSPACE }],

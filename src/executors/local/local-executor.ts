@@ -3,7 +3,7 @@ import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeF
 import { join } from "node:path";
 import { once } from "node:events";
 import { constants } from "node:os";
-import type { RunSpec } from "../../core/run.js";
+import { shellFlags, type RunSpec } from "../../core/run.js";
 import type { Outcome } from "../../core/status.js";
 import type { CheckoutTokenSource, Executor, JobObservation, RecoveredJob } from "../executor.js";
 import type { LogStore } from "../../logs/log-store.js";
@@ -117,7 +117,7 @@ export class LocalExecutor implements Executor {
     if (a.stopReason) return this.finish(a, a.stopReason);
 
     const log = createWriteStream(this.opts.logs.path(spec.id), { flags: "a" });
-    const child = spawn("sh", ["-ec", spec.run], {
+    const child = spawn("sh", [shellFlags(spec), spec.run], {
       cwd: dir,
       env: this.jobEnv(spec, join(dir, ".home")),
       detached: true, // its own process group, so a stop reaches every child
