@@ -2,6 +2,7 @@ import type { ApplicationFunction } from "probot";
 import { loadDeps, type Deps, type DepsOverrides, type Env } from "./deps.js";
 import { registerHandlers } from "./github/handlers.js";
 import { createHttpHandler } from "./http/router.js";
+import { VERSION } from "./version.js";
 import { startLogRetention } from "./logs/retention.js";
 import { startCatchUp } from "./github/catch-up.js";
 import { catchUpOptionsFromEnv } from "./github/catch-up-options.js";
@@ -26,6 +27,7 @@ export function createApp(env: Env = process.env, overrides?: DepsOverrides, onR
         logs: deps.logs,
         submit: async ({ command, image }) => ({ id: deps.scheduler.submitCommand(command, image).spec.id }),
         ready: () => deps.executor.ready(),
+        about: { executor: deps.executor.kind, version: VERSION },
         followLog: deps.executor.followLog?.bind(deps.executor),
         metrics: deps.metrics,
         now: () => new Date(),

@@ -27,6 +27,8 @@ export interface HttpDeps {
   logs: Pick<LogStore, "readFrom" | "size" | "tail">;
   /** Starts an API run through the configured executor (event "api", no checkout); resolves once accepted. */
   submit(req: SubmitRequest): Promise<{ id: string }>;
+  /** What the home page says about this app. */
+  about?: { executor: string; version: string };
   /** Asks the executor to copy a running job's live output into the LogStore while a page watches. */
   followLog?(runId: string, signal: AbortSignal): void;
   /** Is the executor reachable? (For Kubernetes: the API server answers.) */

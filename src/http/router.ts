@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { handleHealthz, handleReadyz } from "./health.js";
+import { handleHome } from "./home.js";
 import type { HttpDeps } from "./http-deps.js";
 import { handleMetrics } from "./metrics-route.js";
 import { sendError } from "./respond.js";
@@ -21,6 +22,7 @@ interface Route {
 }
 
 const ROUTES: Route[] = [
+  { name: "/", pattern: /^\/$/, methods: ["GET", "HEAD"], handle: (d, _req, res) => handleHome(res, d.about ?? { executor: "?", version: "" }) },
   { name: "/run", pattern: /^\/run$/, methods: ["POST"], handle: (d, req, res) => handleRun(d, req, res) },
   { name: "/get", pattern: /^\/get$/, methods: ["GET"], handle: (d, req, res, url) => handleGet(d, req, res, url) },
   {

@@ -71,6 +71,15 @@ describe("the original /run + /get API on the real app (local executor)", () => 
     expect(github.requests.filter((r) => r.path.includes("check-runs"))).toEqual([]);
   });
 
+  it("GET / says the app is up and which executor runs the jobs", async () => {
+    const res = await fetch(`${app.url}/`);
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain("YACI is running");
+    expect(html).toContain("<strong>local</strong> executor");
+    expect(html).toMatch(/Yet Another CI \d+\.\d+\.\d+/);
+  });
+
   it("serves health and Prometheus metrics on the same port", async () => {
     expect((await fetch(`${app.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${app.url}/readyz`)).status).toBe(200);
