@@ -7,7 +7,7 @@ import { createApp } from "../../src/app.js";
 import type { Deps } from "../../src/deps.js";
 import { YaciOctokit } from "../../src/github/yaci-octokit.js";
 import { FakeExecutor } from "../fakes/fake-executor.js";
-import { startGitHubStandIn, waitFor, type GitHubStandIn } from "../support/github-stand-in.js";
+import { startGitHubStandIn, type GitHubStandIn } from "../support/github-stand-in.js";
 import { TEST_APP_ID, TEST_PRIVATE_KEY } from "../support/test-app-keys.js";
 import { loadExample, withInstallation } from "../support/webhooks.js";
 

@@ -1,21 +1,11 @@
+import type { PodLogParams } from "./pod-log-params.js";
 import { Writable, type Readable } from "node:stream";
-import { Log, type KubeConfig } from "@kubernetes/client-node";
-import type { LogStore } from "../../logs/log-store.js";
+import { Log } from "@kubernetes/client-node";
 import { apiMessage } from "./api-error.js";
 import type { Logger } from "./job-informer.js";
 import { LogMasker } from "./pod-logs.js";
 
-export interface FollowStreamParams {
-  kc: KubeConfig;
-  namespace: string;
-  pod: string;
-  container: string;
-  runId: string;
-  logStore: LogStore;
-  /** Copy at most this many bytes (`limitBytes`): the final log keeps the end of a longer one. */
-  maxBytes: number;
-  /** Strings to mask (the checkout token, when this process knows it). */
-  secrets?: readonly string[];
+export interface FollowStreamParams extends PodLogParams {
   /** Writes wait for this first (the stop of an earlier stream of the same run). */
   after?: Promise<void>;
   log?: Logger;

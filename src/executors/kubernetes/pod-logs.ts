@@ -1,9 +1,10 @@
+import type { PodLogParams } from "./pod-log-params.js";
 import { mkdtemp, open, rm, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { Writable, type Readable } from "node:stream";
-import { Log, type KubeConfig } from "@kubernetes/client-node";
+import { Log } from "@kubernetes/client-node";
 import type { LogStore } from "../../logs/log-store.js";
 
 /** GitHub token shapes (installation `ghs_`, user `ghu_`, OAuth `gho_`, PAT `ghp_`, fine-grained PAT). */
@@ -153,17 +154,7 @@ class TailFile {
   }
 }
 
-export interface SaveLogParams {
-  kc: KubeConfig;
-  namespace: string;
-  pod: string;
-  container: string;
-  runId: string;
-  logStore: LogStore;
-  /** Keep at most this many bytes: the end of the log. */
-  maxBytes: number;
-  /** Strings to mask (the checkout token, when this process knows it). */
-  secrets?: readonly string[];
+export interface SaveLogParams extends PodLogParams {
   /** Give up when the API sends nothing for this long (default 60 s). */
   idleTimeoutMs?: number;
   /** Appended after the log: what YACI has to say (e.g. why the job failed). */

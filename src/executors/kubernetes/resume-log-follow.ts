@@ -1,3 +1,4 @@
+import { podLogParams } from "./pod-log-params.js";
 import type { ExecutorContext } from "./executor-context.js";
 import { openFollowStream } from "./follow-stream.js";
 import type { RunState } from "./run-state.js";
@@ -19,14 +20,7 @@ export function resumeLogFollow(ctx: ExecutorContext, state: RunState): void {
   const { d } = ctx;
   d.log?.info(`kubernetes: ${state.id}: streaming the live log of ${target.pod} (${f.watchers} watching)`);
   const stream = openFollowStream({
-    kc: d.kc,
-    namespace: d.namespace,
-    pod: target.pod,
-    container: target.container,
-    runId: state.id,
-    logStore: d.logStore,
-    maxBytes: d.options.logMaxBytes,
-    secrets: state.token ? [state.token] : [],
+    ...podLogParams(ctx, state, target),
     after: f.lastStop,
     ...(d.log ? { log: d.log } : {}),
   });

@@ -1,3 +1,4 @@
+import { podLogParams } from "./pod-log-params.js";
 import { apiMessage } from "./api-error.js";
 import { track, type ExecutorContext } from "./executor-context.js";
 import { newestPod } from "./newest-pod.js";
@@ -20,14 +21,7 @@ export async function saveRunLog(ctx: ExecutorContext, state: RunState, target: 
   }
   try {
     await saveFinalLog({
-      kc: d.kc,
-      namespace: d.namespace,
-      pod: target.pod,
-      container: target.container,
-      runId: state.id,
-      logStore: d.logStore,
-      maxBytes: d.options.logMaxBytes,
-      secrets: state.token ? [state.token] : [],
+      ...podLogParams(ctx, state, target),
       ...(note ? { trailer: note } : {}),
     });
   } catch (err) {
