@@ -6,6 +6,7 @@ import { LocalExecutor } from "./executors/local/local-executor.js";
 import { checkoutTokenSource } from "./github/checkout-token.js";
 import { OctokitCheckRuns } from "./github/octokit-check-runs.js";
 import { rateLimits } from "./github/rate-limit-tracker.js";
+import { writeBudget } from "./github/yaci-octokit.js";
 import { httpEnvFromProcess, type HttpEnv } from "./http/env.js";
 import { detailsUrl } from "./http/run-link.js";
 import { LogStore } from "./logs/log-store.js";
@@ -112,7 +113,10 @@ export async function loadDeps(env: Env, app: Probot, overrides: DepsOverrides =
     detailsUrl: (r) => detailsUrl(http, r.spec.id, new Date(r.createdAt)),
     onFinalReported: (r) => executor.markReported?.(r.spec.id),
     retryDelaysMs: overrides.reporterRetryDelaysMs,
-    budgetLow: (r) => (rateLimits.get(r.spec.installationId) ?? Infinity) < RATE_LIMIT_RESERVE,
+    // Intermediate updates give way when the installation's hourly rate limit runs low, or when its
+    // content-creation budget (80/min) is used up right now: final results go first.
+    budgetLow: (r) =>
+      (rateLimits.get(r.spec.installationId) ?? Infinity) < RATE_LIMIT_RESERVE || writeBudget.delayFor(String(r.spec.installationId)) > 0,
     workspaceFor: (r) => (executor.kind === "kubernetes" ? "/workspace" : join(dataDir, "local", "workspaces", r.spec.id)),
     commitStatuses: env.YACI_COMMIT_STATUSES === "true",
   });
