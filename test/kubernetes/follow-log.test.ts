@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Logger } from "../../src/executors/kubernetes/job-informer.js";
 import { kubeTime } from "../support/kube-stand-in.js";
-import { harness, makeSpec, TOKEN, until, type Harness } from "./harness.js";
+import { captureLog, harness, makeSpec, TOKEN, until, type Harness } from "./harness.js";
 
 let h: Harness;
 
@@ -13,16 +12,6 @@ afterEach(async () => {
   await h.close();
 });
 
-/** Captures what the executor logs. */
-function captureLog(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    info: (m) => lines.push(`info ${m}`),
-    warn: (m) => lines.push(`warn ${m}`),
-    error: (m) => lines.push(`error ${m}`),
-  };
-}
 
 const stored = (id: string) => h.logStore.tail(id, 1 << 20).then((t) => t.text);
 const podLog = (job: string) => h.standIn.logs.get(`${h.standIn.kubelet.pod(job)!.metadata.name}/main`) ?? "";

@@ -3,8 +3,7 @@ import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openFollowStream } from "../../src/executors/kubernetes/follow-stream.js";
-import type { Logger } from "../../src/executors/kubernetes/job-informer.js";
-import { harness, makeSpec, until, type Harness } from "./harness.js";
+import { captureLog, harness, makeSpec, until, type Harness } from "./harness.js";
 
 let h: Harness;
 
@@ -16,15 +15,6 @@ afterEach(async () => {
   await h.close();
 });
 
-function captureLog(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    info: (m) => lines.push(`info ${m}`),
-    warn: (m) => lines.push(`warn ${m}`),
-    error: (m) => lines.push(`error ${m}`),
-  };
-}
 
 const stored = (id: string) => h.logStore.tail(id, 1 << 20).then((t) => t.text);
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -143,3 +143,14 @@ export async function harness(standInOpts: Parameters<typeof KubeStandIn.start>[
     },
   };
 }
+
+/** Captures what the executor logs. */
+export function captureLog(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    info: (m) => lines.push(`info ${m}`),
+    warn: (m) => lines.push(`warn ${m}`),
+    error: (m) => lines.push(`error ${m}`),
+  };
+}

@@ -6,24 +6,14 @@ import nock from "nock";
 import { Octokit } from "@octokit/rest";
 import { CATCHUP_FILE, nextCursor, startCatchUp, type CatchUp, type CatchUpOctokit, type CatchUpOptions, type CatchUpTimer } from "../../../src/github/catch-up.js";
 import { catchUpOptionsFromEnv } from "../../../src/github/catch-up-options.js";
+import type { DeliveryRecord } from "../../support/github-stand-in-types.js";
 
 const NOW = Date.parse("2024-06-01T12:00:00Z");
 const HOUR = 3_600_000;
 const MIN = 60_000;
 
-interface FakeDelivery {
-  id: number;
-  guid: string;
-  delivered_at: string;
-  redelivery: boolean;
-  duration: number;
-  status: string;
-  status_code: number;
-  event: string;
-  action: string | null;
-  installation_id: number | null;
-  repository_id: number | null;
-}
+/** A delivery as GitHub lists it (the stand-in's record, without what only the stand-in keeps). */
+type FakeDelivery = Omit<DeliveryRecord, "throttled_at" | "payload">;
 
 /**
  * GitHub's app deliveries API, modelled: lists newest first with `per_page` and a `cursor` in the
