@@ -5,18 +5,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LogMasker, saveFinalLog } from "../../src/executors/kubernetes/pod-logs.js";
+import { saveFinalLog } from "../../src/executors/kubernetes/pod-logs.js";
+import { SecretMasker } from "../../src/logs/secret-masker.js";
 import { LogStore } from "../../src/logs/log-store.js";
 import { KubeStandIn } from "../support/kube-stand-in.js";
 
 const TOKEN = "ghs_abcdefghijklmnopqrstuvwxyz0123456789";
 
 function maskAll(chunks: Array<string | Buffer>, secrets: string[] = [TOKEN]): string {
-  const m = new LogMasker(secrets);
+  const m = new SecretMasker(secrets);
   return chunks.map((c) => m.push(c)).join("") + m.end();
 }
 
-describe("LogMasker", () => {
+describe("SecretMasker", () => {
   it("masks the token wherever a chunk boundary falls", () => {
     const text = `cloning with ${TOKEN} now\nok\n`;
     for (let cut = 0; cut <= text.length; cut++) {
@@ -40,7 +41,7 @@ describe("LogMasker", () => {
   it("an endless line is emitted in bounded pieces without splitting a token", () => {
     const filler = "x".repeat(70 * 1024);
     const line = `${filler} ${TOKEN} ${filler}`;
-    const m = new LogMasker([TOKEN]);
+    const m = new SecretMasker([TOKEN]);
     let out = "";
     for (let i = 0; i < line.length; i += 1000) out += m.push(line.slice(i, i + 1000));
     const beforeEnd = out.length;

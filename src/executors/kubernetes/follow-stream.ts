@@ -3,7 +3,7 @@ import { Writable, type Readable } from "node:stream";
 import { Log } from "@kubernetes/client-node";
 import { apiMessage } from "./api-error.js";
 import type { Logger } from "./job-informer.js";
-import { LogMasker } from "./pod-logs.js";
+import { SecretMasker } from "../../logs/secret-masker.js";
 
 export interface FollowStreamParams extends PodLogParams {
   /** Writes wait for this first (the stop of an earlier stream of the same run). */
@@ -26,7 +26,7 @@ export interface FollowStream {
  * logged and ends the stream.
  */
 export function openFollowStream(p: FollowStreamParams): FollowStream {
-  const masker = new LogMasker(p.secrets ?? []);
+  const masker = new SecretMasker(p.secrets ?? []);
   let stopped = false;
   let ended = false;
   let received = 0;

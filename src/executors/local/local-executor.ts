@@ -9,6 +9,7 @@ import type { CheckoutTokenSource, Executor, JobObservation, RecoveredJob } from
 import type { LogStore } from "../../logs/log-store.js";
 import { checkout } from "./checkout.js";
 import { killRunProcesses } from "./kill-run-processes.js";
+import { SecretMasker } from "../../logs/secret-masker.js";
 
 export interface LocalExecutorOptions {
   dataDir: string;
@@ -110,7 +111,7 @@ export class LocalExecutor implements Executor {
       }
     } catch (err) {
       if (a.stopReason) return this.finish(a, a.stopReason); // aborted by a cancel or the timeout
-      const message = `checkout failed: ${this.mask(a, (err as Error).message)}`;
+      const message = `checkout failed: ${new SecretMasker(a.token ? [a.token] : []).mask((err as Error).message)}`;
       await this.opts.logs.append(spec.id, `yaci: ${message}\n`);
       return this.finish(a, "error", undefined, message);
     }
@@ -159,10 +160,6 @@ export class LocalExecutor implements Executor {
       YACI_JOB: spec.key.job,
       YACI_RUN_ID: spec.id,
     };
-  }
-
-  private mask(a: Active, text: string): string {
-    return a.token ? text.split(a.token).join("***") : text;
   }
 
   private finish(a: Active, outcome: Outcome, exitCode?: number, message?: string): void {
