@@ -23,3 +23,18 @@ export const realTimers: Timers = {
 };
 
 export const systemClock: Clock = { ...realTimers, now: () => Date.now() };
+
+/** Repeating timers (retention, catch-up): the global ones by default, a hand-fired fake in tests. */
+export interface Intervals {
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+export const realIntervals: Intervals = {
+  setInterval: (fn, ms) => {
+    const h = setInterval(fn, ms);
+    h.unref?.();
+    return h;
+  },
+  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+};

@@ -3,7 +3,7 @@
  * matches any run of characters except `/` and `**` matches anything (including `/`). Every other
  * character is literal. Patterns match the whole branch name (`main`, not `refs/heads/main`).
  */
-import type { EventFilter } from "./yaci-config.js";
+import type { EventFilter, JobConfig, YaciConfig } from "./yaci-config.js";
 
 const cache = new Map<string, RegExp>();
 
@@ -47,4 +47,11 @@ export function eventAllowsBranch(filter: EventFilter | undefined, branch: strin
   if (!filter.branches) return true;
   const name = branch.startsWith("refs/heads/") ? branch.slice("refs/heads/".length) : branch;
   return filter.branches.some((p) => branchMatches(p, name));
+}
+
+/** The jobs an event on a branch runs under the config's `on:` filters (all of them, or none). */
+export function planJobs(trigger: { event: "push" | "pull_request"; branch: string }, config: YaciConfig): JobConfig[] {
+  const filter = config.on[trigger.event];
+  if (!filter) return [];
+  return eventAllowsBranch(filter, trigger.branch) ? config.jobs : [];
 }

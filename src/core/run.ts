@@ -1,4 +1,4 @@
-import type { Conclusion, Outcome, RunPhase } from "./status.js";
+import { assertNever, outcomeToConclusion, type Conclusion, type Outcome, type RunPhase } from "./status.js";
 import type { JobResources } from "../config/yaci-config.js";
 
 /** Identifies one job of one commit: YACI runs it at most once per attempt. */
@@ -81,4 +81,71 @@ export interface RunRecord {
   reported?: ReportedState;
   /** Why it was cancelled, for a person: "requested by @octocat", "superseded by abc1234". */
   cancelReason?: string;
+}
+
+/** What an executor saw of one run. Observations may repeat; consumers must be idempotent. */
+export type JobObservation =
+  | { runId: string; podName?: string; phase: "pending"; waitingReason?: string }
+  | { runId: string; podName?: string; phase: "running"; startedAt: Date }
+  | {
+      runId: string;
+      /** The Kubernetes pod the run is in, when there is one (shown by `GET /get`). */
+      podName?: string;
+      phase: "finished";
+      outcome: Outcome;
+      finishedAt: Date;
+      startedAt?: Date;
+      exitCode?: number;
+      /** A sentence for a person: "out of memory (limit 1Gi)", "image x could not be pulled". */
+      message?: string;
+    };
+
+export const INTERRUPTED_MESSAGE = "interrupted: the runner restarted";
+
+/**
+ * The run state machine: queued → in_progress → completed, driven by what an executor observed.
+ * Returns the new record, or `null` when the observation changes nothing (repeats, or anything
+ * after completion: the first final result wins, so a result is never reported twice).
+ */
+export function applyObservation(r: RunRecord, o: JobObservation): RunRecord | null {
+  if (r.phase === "completed") return null;
+  const next = transition(r, o);
+  if (next && o.podName) next.podName = o.podName;
+  return next;
+}
+
+function transition(r: RunRecord, o: JobObservation): RunRecord | null {
+  switch (o.phase) {
+    case "pending": {
+      if (r.phase !== "queued" || r.waitingReason === o.waitingReason) return null;
+      const next: RunRecord = { ...r };
+      if (o.waitingReason) next.waitingReason = o.waitingReason;
+      else delete next.waitingReason;
+      return next;
+    }
+    case "running": {
+      if (r.phase === "in_progress") return null;
+      const next: RunRecord = { ...r, phase: "in_progress", startedAt: r.startedAt ?? o.startedAt.toISOString() };
+      delete next.waitingReason;
+      return next;
+    }
+    case "finished": {
+      const finishedAt = o.finishedAt.toISOString();
+      const next: RunRecord = {
+        ...r,
+        phase: "completed",
+        outcome: o.outcome,
+        conclusion: outcomeToConclusion(o.outcome),
+        startedAt: r.startedAt ?? o.startedAt?.toISOString() ?? finishedAt,
+        finishedAt,
+      };
+      delete next.waitingReason;
+      if (o.exitCode !== undefined) next.exitCode = o.exitCode;
+      const message = o.message ?? (o.outcome === "interrupted" ? INTERRUPTED_MESSAGE : undefined);
+      if (message) next.message = message;
+      return next;
+    }
+    default:
+      return assertNever(o, "observation");
+  }
 }

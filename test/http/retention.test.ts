@@ -6,10 +6,10 @@ import { LogStore } from "../../src/logs/log-store.js";
 import {
   DEFAULT_LOG_RETENTION_MS,
   logRetentionFromEnv,
-  parseDuration,
   startLogRetention,
-  type RetentionTimer,
 } from "../../src/logs/retention.js";
+import type { Intervals } from "../../src/clock.js";
+import { parseEnvDuration } from "../../src/env-duration.js";
 
 const DAY = 86_400_000;
 let dir: string | undefined;
@@ -22,7 +22,7 @@ afterEach(() => {
 function manualTimer() {
   const timers = new Map<number, { fn: () => void; ms: number }>();
   let next = 1;
-  const timer: RetentionTimer = {
+  const timer: Intervals = {
     setInterval(fn, ms) {
       const id = next++;
       timers.set(id, { fn, ms });
@@ -102,14 +102,14 @@ describe("log retention", () => {
 
 describe("YACI_LOG_RETENTION", () => {
   it("parses durations", () => {
-    expect(parseDuration("14d")).toBe(14 * DAY);
-    expect(parseDuration("36h")).toBe(36 * 3_600_000);
-    expect(parseDuration("90m")).toBe(90 * 60_000);
-    expect(parseDuration("30s")).toBe(30_000);
-    expect(parseDuration("1w")).toBe(7 * DAY);
-    expect(parseDuration("1d12h")).toBe(36 * 3_600_000);
-    expect(parseDuration(" 1.5h ")).toBe(90 * 60_000);
-    for (const bad of ["", "14", "d", "14 days", "-1d", "0d", "1y"]) expect(() => parseDuration(bad, "X")).toThrow(/^X: /);
+    expect(parseEnvDuration("duration", "14d")).toBe(14 * DAY);
+    expect(parseEnvDuration("duration", "36h")).toBe(36 * 3_600_000);
+    expect(parseEnvDuration("duration", "90m")).toBe(90 * 60_000);
+    expect(parseEnvDuration("duration", "30s")).toBe(30_000);
+    expect(parseEnvDuration("duration", "1w")).toBe(7 * DAY);
+    expect(parseEnvDuration("duration", "1d12h")).toBe(36 * 3_600_000);
+    expect(parseEnvDuration("duration", " 1.5h ")).toBe(90 * 60_000);
+    for (const bad of ["", "14", "d", "14 days", "-1d", "0d", "1y"]) expect(() => parseEnvDuration("X", bad)).toThrow(/^X: /);
   });
 
   it("defaults to 14 days", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyObservation, INTERRUPTED_MESSAGE } from "../../../src/core/apply-observation.js";
+import { applyObservation, INTERRUPTED_MESSAGE } from "../../../src/core/run.js";
 import { fakeRecord } from "../../fakes/records.js";
 
 const id = fakeRecord().spec.id;

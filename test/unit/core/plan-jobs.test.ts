@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { planJobs } from "../../../src/core/plan-jobs.js";
+import { planJobs } from "../../../src/config/branch-filter.js";
 import { parseConfig } from "../../../src/config/parse-config.js";
 import type { Trigger } from "../../../src/core/trigger.js";
 import type { YaciConfig } from "../../../src/config/yaci-config.js";
