@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { runId } from "../src/core/run-id.js";
 import type { RunSpec } from "../src/core/run.js";
 import type { JobObservation } from "../src/executors/executor.js";
-import { createKubernetesExecutor } from "../src/executors/kubernetes/create-kubernetes-executor.js";
+import { createKubernetesExecutor } from "../src/executors/kubernetes/kubernetes-executor.js";
 import { LogStore } from "../src/logs/log-store.js";
 import { KubeStandIn } from "../test/support/kube-stand-in.js";
 

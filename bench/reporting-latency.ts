@@ -1,6 +1,6 @@
 /**
  * How fast final results reach GitHub when many jobs of several installations end at once, and
- * how many writes each installation sends per minute. The app runs in-process (Probot, YaciOctokit,
+ * how many writes each installation sends per minute. The app runs in-process (Probot, yaciOctokit,
  * the real reporter) against the GitHub stand-in on loopback; jobs are driven by the fake executor.
  * Usage: node --import tsx bench/reporting-latency.ts [installations=2] [jobs=20] [installations jobs …]
  */
@@ -9,8 +9,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { Probot } from "probot";
 import { createApp } from "../src/app.js";
-import type { Deps } from "../src/deps.js";
-import { YaciOctokit } from "../src/github/yaci-octokit.js";
+import { createGitHubClient, type Deps } from "../src/deps.js";
 import { FakeExecutor } from "../test/fakes/fake-executor.js";
 import { startGitHubStandIn, waitFor } from "../test/support/github-stand-in.js";
 import { TEST_APP_ID, TEST_PRIVATE_KEY } from "../test/support/test-app-keys.js";
@@ -21,15 +20,16 @@ type Any = any;
 
 const pct = (xs: number[], p: number) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
-let nextInstallation = 1000; // each round its own installations: the write budget is per installation and per process
+let nextInstallation = 1000; // each round its own installations (and its own client, so its own write budget)
 
 async function bench(installations: number, jobs: number): Promise<void> {
   const github = await startGitHubStandIn();
   const fake = new FakeExecutor();
-  const probot = new Probot({ appId: TEST_APP_ID, privateKey: TEST_PRIVATE_KEY, secret: "s", baseUrl: github.baseUrl, Octokit: YaciOctokit, logLevel: "error" });
+  const client = createGitHubClient();
+  const probot = new Probot({ appId: TEST_APP_ID, privateKey: TEST_PRIVATE_KEY, secret: "s", baseUrl: github.baseUrl, Octokit: client.Octokit, logLevel: "error" });
   let deps!: Deps;
   const env = { YACI_DATA_DIR: mkdtempSync(join(tmpdir(), "yaci-bench-")), YACI_CATCHUP_INTERVAL: "off" };
-  await probot.load(createApp(env, { executor: fake }, (d) => (deps = d)), { cwd: process.cwd(), addHandler: () => {} });
+  await probot.load(createApp(env, { github: client, executor: fake }, (d) => (deps = d)), { cwd: process.cwd(), addHandler: () => {} });
   const config = "jobs:\n" + Array.from({ length: jobs }, (_, i) => `  job${i}:\n    run: echo ${i}\n`).join("");
   for (let i = 0; i < installations; i++) {
     const id = nextInstallation++;

@@ -1,11 +1,19 @@
+import { readFileSync } from "node:fs";
 import type { ApplicationFunction } from "probot";
 import { loadDeps, type Deps, type DepsOverrides, type Env } from "./deps.js";
 import { registerHandlers } from "./github/handlers.js";
 import { createHttpHandler } from "./http/router.js";
-import { VERSION } from "./version.js";
 import { startLogRetention } from "./logs/retention.js";
-import { startCatchUp } from "./github/catch-up.js";
-import { catchUpOptionsFromEnv } from "./github/catch-up-options.js";
+import { catchUpOptionsFromEnv, startCatchUp } from "./github/catch-up.js";
+
+/** YACI's version, from package.json (read once at start), for the home page. */
+const VERSION: string = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+})();
 
 /**
  * The Probot app: webhooks → scheduler; the HTTP surface (API, run pages, health, metrics) on the

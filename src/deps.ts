@@ -1,21 +1,20 @@
+import { chmodSync, mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import type { Probot } from "probot";
 import type { Executor } from "./executors/executor.js";
 import { LocalExecutor } from "./executors/local/local-executor.js";
-import { checkoutTokenSource } from "./github/checkout-token.js";
-import { OctokitCheckRuns } from "./github/octokit-check-runs.js";
-import { rateLimits } from "./github/rate-limit-tracker.js";
-import { writeBudget } from "./github/yaci-octokit.js";
+import { localContainment } from "./executors/local/sandbox.js";
+import { OctokitCheckRuns } from "./github/check-runs.js";
+import { checkoutTokenSource, RateLimitTracker, WriteBudget, yaciOctokit, type ApiBudget, type YaciOctokit } from "./github/octokit.js";
 import { httpEnvFromProcess, type HttpEnv } from "./http/env.js";
-import { detailsUrl } from "./http/run-link.js";
+import { detailsUrl } from "./http/run-access.js";
 import { LogStore } from "./logs/log-store.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { Reporter } from "./runs/reporter.js";
 import { RunStore } from "./runs/run-store.js";
 import { Scheduler } from "./runs/scheduler.js";
 import { DeliveryLog } from "./runs/delivery-log.js";
-import { runIdIn } from "./core/run-id.js";
 
 export type Env = Record<string, string | undefined>;
 
@@ -50,13 +49,24 @@ function positiveInt(env: Env, name: string, fallback: number): number {
   return n;
 }
 
-function runFields(message: string): { runId?: string } {
-  const runId = runIdIn(message);
-  return runId ? { runId } : {};
+/**
+ * What Probot needs before the app loads: the Octokit class it builds every client from, and the
+ * API budget those clients feed (one per app; the reporter and the metrics read it).
+ */
+export interface GitHubClient extends ApiBudget {
+  Octokit: YaciOctokit;
 }
 
-/** Parts a test may provide instead of building them from the environment. */
+/** Builds the app's API budget and the Octokit class that feeds it (give `Octokit` to Probot, the rest to `loadDeps`). */
+export function createGitHubClient(): GitHubClient {
+  const budget: ApiBudget = { writeBudget: new WriteBudget(), rateLimits: new RateLimitTracker() };
+  return { ...budget, Octokit: yaciOctokit(budget) };
+}
+
+/** Parts built before the app loads (`github`, by main.ts) or by a test instead of from the environment. */
 export interface DepsOverrides {
+  /** The client whose `Octokit` Probot was given; without it, a budget no Octokit feeds (never low). */
+  github?: GitHubClient;
   executor?: Executor;
   reporterRetryDelaysMs?: number[];
 }
@@ -67,11 +77,19 @@ const RATE_LIMIT_RESERVE = 100;
 /** The composition root: every dependency, built from the environment. */
 export async function loadDeps(env: Env, app: Probot, overrides: DepsOverrides = {}): Promise<Deps> {
   const dataDir = resolve(env.YACI_DATA_DIR || ".yaci");
+  // Logs and workspaces are nobody else's business on this machine.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    chmodSync(dataDir, 0o700);
+  } catch (err) {
+    app.log.warn({ dataDir, err: (err as Error).message }, "could not make YACI_DATA_DIR private (mode 0700)");
+  }
   const http = httpEnvFromProcess(env);
   const apiUrl = githubApiUrl(env);
   const store = new RunStore(dataDir);
   const logs = new LogStore(dataDir);
   const metrics = createMetrics();
+  const { rateLimits, writeBudget } = overrides.github ?? createGitHubClient();
   rateLimits.onChange((installationId, remaining) => metrics.setRateLimitRemaining(installationId, remaining));
   const checkoutToken = checkoutTokenSource(() => app.auth());
   const kind = env.YACI_EXECUTOR || "local";
@@ -79,26 +97,26 @@ export async function loadDeps(env: Env, app: Probot, overrides: DepsOverrides =
   if (overrides.executor) {
     executor = overrides.executor;
   } else if (kind === "local") {
+    // YACI_LOCAL_SANDBOX / YACI_LOCAL_NETWORK: `required` throws here when bwrap cannot run.
+    const containment = await localContainment(env, dataDir);
+    if (!containment.sandboxed) app.log.warn({ YACI_LOCAL_SANDBOX: env.YACI_LOCAL_SANDBOX || "auto" }, `local jobs are ${containment.warning}`);
     executor = new LocalExecutor({
       dataDir,
       logs,
       concurrency: positiveInt(env, "YACI_LOCAL_CONCURRENCY", availableParallelism()),
       checkoutToken,
       githubApiUrl: apiUrl,
+      containment,
+      log: app.log,
     });
   } else if (kind === "kubernetes") {
-    const { createKubernetesExecutor } = await import("./executors/kubernetes/create-kubernetes-executor.js");
+    const { createKubernetesExecutor } = await import("./executors/kubernetes/kubernetes-executor.js");
     executor = await createKubernetesExecutor({
       env,
       logStore: logs,
       checkoutToken,
       githubApiUrl: apiUrl,
-      // Its messages are text; the run they are about becomes a field, like every line about a run.
-      log: {
-        info: (m) => app.log.info(runFields(m), m),
-        warn: (m) => app.log.warn(runFields(m), m),
-        error: (m) => app.log.error(runFields(m), m),
-      },
+      log: app.log,
     });
   } else {
     throw new Error(`YACI_EXECUTOR must be one of ${EXECUTORS.join(", ")}; got "${kind}"`);
@@ -108,6 +126,7 @@ export async function loadDeps(env: Env, app: Probot, overrides: DepsOverrides =
     logs,
     checks: new OctokitCheckRuns((id) => app.auth(id)),
     executorKind: executor.kind,
+    isolationWarning: executor.isolationWarning,
     log: app.log,
     // The link's expiry counts from the run's creation, so the URL (and the reported state) is stable.
     detailsUrl: (r) => detailsUrl(http, r.spec.id, new Date(r.createdAt)),

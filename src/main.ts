@@ -1,7 +1,6 @@
 import { run } from "probot";
 import { createApp } from "./app.js";
-import type { Deps } from "./deps.js";
-import { YaciOctokit } from "./github/yaci-octokit.js";
+import { createGitHubClient, type Deps } from "./deps.js";
 
 /** How long a stopping app waits for check-run writes in flight. */
 const DRAIN_MS = 5_000;
@@ -9,7 +8,8 @@ const DRAIN_MS = 5_000;
 let deps: Deps | undefined;
 
 /** `npm start`: Probot's server (or its setup page, when the app is not registered yet). */
-await run(createApp(process.env, undefined, (d) => (deps = d)), { Octokit: YaciOctokit });
+const github = createGitHubClient();
+await run(createApp(process.env, { github }, (d) => (deps = d)), { Octokit: github.Octokit });
 
 // On SIGTERM (docker stop, Kubernetes, systemd) finish the check-run writes in flight, so a restart
 // does not write them again. Jobs keep running; the next start adopts or reports them.

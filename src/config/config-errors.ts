@@ -1,16 +1,228 @@
-/** zod issues → {@link ConfigError}s with the position of the offending key or value, a message and a hint. */
+/**
+ * Problems in a `.yaci.yml` → {@link ConfigError}s with the 1-based position of the offending key
+ * or value, a message and a hint: YAML problems (syntax errors, duplicate keys, `__proto__` keys,
+ * broken aliases) and zod issues (unknown keys, wrong types, bad values). Also finds the YAML node
+ * at a config path, which is what gives every error its position.
+ */
+import { distance } from "fastest-levenshtein";
+import { isAlias, isMap, isNode, isScalar, isSeq, visit, type Document, type Node, type YAMLError } from "yaml";
 import type * as z from "zod";
-import { displayPath, kindOf, levelOf, subjectOf } from "./config-path.js";
-import { describeValue } from "./describe-value.js";
-import { didYouMean } from "./did-you-mean.js";
-import { FIELD_RULES } from "./field-rules.js";
-import { inlineCode } from "./format-config-errors.js";
-import type { IssueParams } from "./issue-params.js";
-import { locate, offsetOf } from "./locate-path.js";
-import type { ParseContext, PathSegment } from "./parse-context.js";
-import { isTypeMismatch, typeError } from "./type-error.js";
-import { unknownKeyHint } from "./unknown-key-hint.js";
+import { tryParseDuration } from "./duration.js";
+import { FIELD_RULES, inlineCode, type FieldKind, type IssueParams } from "./messages.js";
+import { KNOWN_KEYS } from "./schema.js";
 import type { ConfigError } from "./yaci-config.js";
+
+// ---- The parsed file, as the error builders need it (`parseConfig` makes it) ----
+
+/** One step of a path into the config: a mapping key or a list index. */
+export type PathSegment = string | number;
+type ParsedDoc = Document.Parsed;
+
+/** What the error builders read: the YAML document, its text, and offset → 1-based position. */
+export interface ParseContext {
+  doc: ParsedDoc;
+  text: string;
+  pos: (offset: number) => { line: number; column: number };
+}
+
+// ---- Finding the YAML node at a config path, and the offset an error about it should point at ----
+
+interface Location {
+  /** The node at the path, or the deepest existing ancestor when `found` is false. */
+  node: Node | null;
+  /** The key node of the pair holding `node`, when it is a mapping value. */
+  key: Node | null;
+  found: boolean;
+}
+
+export function keyString(key: unknown): string {
+  if (isScalar(key)) return String(key.value);
+  return String(key);
+}
+
+export function locate(doc: ParsedDoc, path: readonly PathSegment[]): Location {
+  let node: Node | null = (doc.contents as Node | null) ?? null;
+  let key: Node | null = null;
+  for (const seg of path) {
+    if (node && isAlias(node)) node = (node.resolve(doc) as Node | undefined) ?? node;
+    if (node && isMap(node)) {
+      const pair = node.items.find((p) => keyString(p.key) === String(seg));
+      if (!pair) return { node, key, found: false };
+      key = isNode(pair.key) ? pair.key : null;
+      node = isNode(pair.value) ? pair.value : null;
+      if (node === null) return { node: key, key, found: true };
+    } else if (node && isSeq(node) && typeof seg === "number" && isNode(node.items[seg])) {
+      node = node.items[seg] as Node;
+      key = null;
+    } else {
+      return { node, key, found: false };
+    }
+  }
+  return { node, key, found: true };
+}
+
+function offsetOf(loc: Location, at: "key" | "value" | undefined): number {
+  const { node, key } = loc;
+  let target = node;
+  if (loc.found && key && (at === "key" || isImplicitNull(node))) target = key;
+  return target?.range?.[0] ?? 0;
+}
+
+/** `job:` with nothing after it: the null node has no text, so point at the key instead. */
+function isImplicitNull(node: Node | null): boolean {
+  return node === null || (isScalar(node) && node.value === null && (!node.range || node.range[0] === node.range[1]));
+}
+
+// ---- Config paths (`["jobs", "test", "timeout"]`) as shown in messages, and the kind of field they name ----
+
+function displayPath(path: readonly PathSegment[]): string {
+  let out = "";
+  for (const seg of path) out += typeof seg === "number" ? `[${seg}]` : out ? `.${seg}` : seg;
+  return out;
+}
+
+function subjectOf(path: readonly PathSegment[]): string {
+  if (path.length === 0) return "the file";
+  if (path.length === 2 && path[0] === "jobs") return `job ${inlineCode(String(path[1]))}`;
+  return inlineCode(displayPath(path));
+}
+
+/** Which kind of field a path names, for messages and hints. */
+function kindOf(path: readonly PathSegment[]): FieldKind | undefined {
+  let p = [...path];
+  if (p.length === 0) return "top";
+  if (p[0] === "jobs" && p.length >= 2) {
+    if (p.length === 2) return "job";
+    p = p.slice(2);
+  }
+  const [a, b, c, d] = p;
+  switch (a) {
+    case "env":
+      return p.length === 1 ? "env" : "envValue";
+    case "run":
+      return p.length === 1 ? "run" : "runLine";
+    case "resources":
+      return p.length === 1 ? "resources" : b === "cpu" ? "cpu" : b === "memory" ? "memory" : undefined;
+    case "on":
+      if (p.length === 1) return "on";
+      if (typeof b === "number") return "event";
+      if (p.length === 2) return "eventFilter";
+      if (c === "branches") return d === undefined ? "branches" : "branch";
+      return undefined;
+    default:
+      return typeof a === "string" && a in FIELD_RULES ? (a as FieldKind) : undefined;
+  }
+}
+
+/** Where the keys of the mapping at `path` are checked, with the keys allowed there. */
+function levelOf(path: readonly PathSegment[]): { where: string; known: readonly string[] } {
+  if (path.length === 0) return { where: "at the top level", known: KNOWN_KEYS.top };
+  if (path[0] === "jobs" && path.length === 2) return { where: `in job ${inlineCode(String(path[1]))}`, known: KNOWN_KEYS.job };
+  const kind = kindOf(path);
+  const where = `in ${inlineCode(displayPath(path))}`;
+  if (kind === "resources") return { where, known: KNOWN_KEYS.resources };
+  if (kind === "on") return { where, known: KNOWN_KEYS.on };
+  if (kind === "eventFilter") return { where, known: KNOWN_KEYS.eventFilter };
+  return { where, known: [] };
+}
+
+// ---- Describing values and suggesting fixes ----
+
+/** The text of a node as written in the file. */
+export function sourceOf(ctx: ParseContext, node: Node | null): string | undefined {
+  const r = node?.range;
+  if (!r) return undefined;
+  return ctx.text.slice(r[0], r[1]);
+}
+
+/** What a user wrote, for "got …". */
+export function describeValue(ctx: ParseContext, node: Node | null, input: unknown): string {
+  if (node && isMap(node)) return "a mapping";
+  if (node && isSeq(node)) return "a list";
+  if (input === null || (node && isImplicitNull(node) && input === undefined)) return "an empty value";
+  if (Array.isArray(input)) return "a list";
+  if (typeof input === "object" && input !== null) return "a mapping";
+  let s = (node && isScalar(node) ? sourceOf(ctx, node) : undefined) ?? (input === undefined ? "nothing" : JSON.stringify(input));
+  s = s.trim().split(/\r?\n/)[0] ?? "";
+  if (s.length > 60) s = `${s.slice(0, 57)}...`;
+  return inlineCode(s);
+}
+
+/** The closest candidate within edit distance 2 (case and `-`/`_` are ignored). */
+function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  const norm = (s: string) => s.toLowerCase().replace(/-/g, "_");
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = distance(norm(word), norm(c));
+    if (d < bestD && d <= Math.min(2, Math.max(1, c.length - 1))) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return best;
+}
+
+const TOP_ONLY = new Set(["version", "on", "cancel_superseded", "jobs"]);
+
+/** How to fix an unknown key `key` in the mapping at `path`, whose allowed keys are `known`. */
+function unknownKeyHint(ctx: ParseContext, path: readonly PathSegment[], key: string, known: readonly string[]): string {
+  const level = path.length === 0 ? "top" : kindOf(path);
+  if (level === "job" && TOP_ONLY.has(key)) return `${inlineCode(key)} is only allowed at the top level of the file, not in a job.`;
+  const close = didYouMean(key, known);
+  if (close) return `Did you mean ${inlineCode(close)}?`;
+  const list = `Allowed here: ${known.map((k) => inlineCode(k)).join(", ")}.`;
+  if (level === "top") {
+    if (key === "resources") return "`resources` is set per job: use the `jobs:` form and put `resources:` under the job.";
+    const loc = locate(ctx.doc, [key]);
+    if (loc.found && loc.node && isMap(loc.node) && loc.node.items.some((p) => keyString(p.key) === "run")) {
+      return `To define a job named ${inlineCode(key)}, indent it under \`jobs:\`.`;
+    }
+  }
+  if (level === "job" && ["steps", "script", "scripts", "command", "commands", "cmd"].includes(key)) {
+    return `Write the commands under \`run:\`. ${list}`;
+  }
+  if (level === "on") {
+    if (key === "branches") return "`branches` goes under an event, e.g. `on: { push: { branches: [main] } }`.";
+    return `YACI runs on \`push\` and \`pull_request\` only. ${list}`;
+  }
+  if (level === "eventFilter") return `Only \`branches\` is supported in an event filter. ${list}`;
+  return known.length > 0 ? `Remove it or use a known key. ${list}` : "Remove it.";
+}
+
+// ---- Type mismatches (a list where a string belongs, …) ----
+
+/** An alternative of a union that failed only because the value has another type. */
+function isTypeMismatch(issue: z.core.$ZodIssue, input: unknown): boolean {
+  if (issue.path.length > 0) return false;
+  if (issue.code === "invalid_type") return true;
+  // An enum or literal of strings given a list, a mapping or a number.
+  if (issue.code === "invalid_value") return !issue.values.some((v) => typeof v === typeof input && input !== null);
+  return false;
+}
+
+function typeError(
+  ctx: ParseContext,
+  path: readonly PathSegment[],
+  input: unknown,
+  rule: { expect: string; hint: string } | undefined,
+  where: () => { line: number; column: number },
+): ConfigError {
+  const node = locate(ctx.doc, path).node;
+  let hint = rule?.hint ?? "Fix the value.";
+  if (kindOf(path) === "timeout" && typeof input === "number") {
+    const r = tryParseDuration(String(input));
+    if (!r.ok) hint = r.hint;
+  }
+  return {
+    ...where(),
+    path: displayPath(path) || undefined,
+    message: `${subjectOf(path)} must be ${rule?.expect ?? "a different type"}, got ${describeValue(ctx, node, input)}`,
+    hint,
+  };
+}
+
+// ---- zod issues ----
 
 function ruleFor(path: readonly PathSegment[]): { expect: string; hint: string } | undefined {
   const kind = kindOf(path);
@@ -108,4 +320,100 @@ export function issueErrors(ctx: ParseContext, issue: z.core.$ZodIssue, prefix: 
         },
       ];
   }
+}
+
+// ---- YAML problems ----
+
+const YAML_HINTS: Record<string, string> = {
+  TAB_AS_INDENT: "YAML does not allow tabs for indentation: indent with spaces.",
+  BAD_INDENT:
+    "Check the indentation: keys of one mapping start in the same column, and a nested value is indented further than its key.",
+  BLOCK_AS_IMPLICIT_KEY:
+    "A value that contains `: ` must be quoted (e.g. `run: \"echo a: b\"`) or written as a block (`run: |` and the command on the next, indented line).",
+  MULTILINE_IMPLICIT_KEY:
+    "Each line of a mapping needs `key: value`; for several commands write `run: |` followed by indented lines.",
+  MULTIPLE_DOCS: "Keep a single YAML document: remove the extra `---` line.",
+  MISSING_CHAR: "Add the missing closing character (a quote or bracket).",
+  BAD_SCALAR_START: "Quote the value: it starts with a character YAML reserves (such as `@`, `` ` ``, `%`, `*` or `&`).",
+  UNEXPECTED_TOKEN: "Check the YAML syntax here; quoting the value often helps.",
+};
+
+export function yamlError(ctx: ParseContext, e: YAMLError): ConfigError {
+  let offset = e.pos[0];
+  // An unclosed quote is reported at the end of the file: point at where the string starts.
+  if (e.code === "MISSING_CHAR" && /quote/.test(e.message)) {
+    const open = findUnclosedQuote(ctx.doc, offset);
+    if (open !== undefined) offset = open;
+  }
+  // Indentation errors point at the start of the line: move to its first character.
+  while (ctx.text[offset] === " ") offset++;
+  const at = ctx.pos(offset);
+  if (e.code === "DUPLICATE_KEY") {
+    const key = findKeyAt(ctx.doc, e.pos[0]);
+    const name = key !== undefined ? inlineCode(String(key)) : "this key";
+    return {
+      ...at,
+      message: `duplicate key ${key !== undefined ? name : ""}`.trim(),
+      hint: `Remove one of the ${name} entries or merge them: a key may appear only once in a mapping.`,
+    };
+  }
+  let message = e.message.replace(/\s+at line \d+, column \d+:?[\s\S]*$/, "").trim();
+  message = `YAML syntax error: ${message.charAt(0).toLowerCase()}${message.slice(1)}`;
+  return { ...at, message, hint: YAML_HINTS[e.code] ?? "Check the YAML syntax at this position; quoting the value often helps." };
+}
+
+function findUnclosedQuote(doc: ParsedDoc, end: number): number | undefined {
+  let found: number | undefined;
+  visit(doc, {
+    Scalar(_, node) {
+      const r = node.range;
+      if (r && (node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE") && r[0] < end && r[1] >= end) found = r[0];
+    },
+  });
+  return found;
+}
+
+/** `__proto__` keys: JavaScript objects cannot hold them safely, and zod drops them silently. */
+export function reservedKeys(ctx: ParseContext): ConfigError[] {
+  const out: ConfigError[] = [];
+  visit(ctx.doc, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && pair.key.value === "__proto__") {
+        out.push({
+          ...ctx.pos(pair.key.range?.[0] ?? 0),
+          message: "the key `__proto__` is not allowed",
+          hint: "Rename or remove it.",
+        });
+      }
+    },
+  });
+  return out;
+}
+
+function findKeyAt(doc: ParsedDoc, offset: number): unknown {
+  let found: unknown;
+  visit(doc, {
+    Pair(_, pair) {
+      if (isNode(pair.key) && pair.key.range?.[0] === offset) {
+        found = isScalar(pair.key) ? pair.key.value : String(pair.key);
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+export function findBrokenAlias(doc: ParsedDoc): Node | undefined {
+  let found: Node | undefined;
+  visit(doc, {
+    Alias(_, alias) {
+      if (!alias.resolve(doc)) {
+        found = alias;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
 }

@@ -2,7 +2,7 @@
  * Durations in `.yaci.yml` (`timeout: 15m`): a number followed by `h`, `m` or `s`, optionally
  * combined in that order (`1h30m`, `2m30s`, `1.5h`). Bounds: more than 0 and at most 6h.
  */
-import { inlineCode } from "./format-config-errors.js";
+import { inlineCode } from "./messages.js";
 import { MAX_TIMEOUT_MS } from "./yaci-config.js";
 
 /** The accepted syntax, also used by the JSON schema (`pattern`). Bounds are checked separately. */

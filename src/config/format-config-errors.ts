@@ -3,6 +3,7 @@
  * problem "line L, column C: message", the source line in a fenced block with a caret under the
  * column, and "How to fix: …".
  */
+import { inlineCode } from "./messages.js";
 import type { ConfigError } from "./yaci-config.js";
 
 /** GitHub rejects check-run `output.summary` / `output.text` longer than this. */
@@ -15,16 +16,6 @@ export interface FormatOptions {
   maxErrors?: number;
   /** Hard cap on the output length (default 65,535, GitHub's limit). */
   maxLength?: number;
-}
-
-/** A Markdown code span that survives backticks in `text` (and never spans lines). */
-export function inlineCode(text: string): string {
-  const oneLine = text.replace(/\r?\n/g, "⏎");
-  if (oneLine === "") return "` `";
-  const longest = Math.max(0, ...(oneLine.match(/`+/g) ?? []).map((r) => r.length));
-  const fence = "`".repeat(longest + 1);
-  const pad = oneLine.startsWith("`") || oneLine.endsWith("`") ? " " : "";
-  return `${fence}${pad}${oneLine}${pad}${fence}`;
 }
 
 const MAX_QUOTED_LINE = 160;

@@ -1,6 +1,48 @@
 /**
- * How to explain a type mismatch (or an empty list) for each kind of field. `type-error.ts`
- * writes "`<path>` must be <expect>, got <what was there>" and adds the hint.
+ * How problems in `.yaci.yml` are worded, shared by the schema (`schema.ts`), the error builders
+ * (`config-errors.ts`), `duration.ts` and `format-config-errors.ts`.
+ *
+ * Every value-level problem the schema finds is a `custom` zod issue whose `message` completes the
+ * sentence "`<path>` …" (e.g. "must be at most 6h, got `7h`") and whose `params.hint` says how to
+ * fix it ({@link IssueParams}). Type mismatches are left to zod and explained by
+ * {@link FIELD_RULES}; empty lists and mappings by {@link EMPTY_RULES}.
+ */
+import type * as z from "zod";
+
+/** A Markdown code span that survives backticks in `text` (and never spans lines). */
+export function inlineCode(text: string): string {
+  const oneLine = text.replace(/\r?\n/g, "⏎");
+  if (oneLine === "") return "` `";
+  const longest = Math.max(0, ...(oneLine.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = "`".repeat(longest + 1);
+  const pad = oneLine.startsWith("`") || oneLine.endsWith("`") ? " " : "";
+  return `${fence}${pad}${oneLine}${pad}${fence}`;
+}
+
+/** A value as the user wrote it, as inline code, cut to 60 characters. */
+export function showValue(value: unknown): string {
+  const s = typeof value === "string" ? value : JSON.stringify(value) ?? String(value);
+  return inlineCode(s.length > 60 ? `${s.slice(0, 57)}...` : s);
+}
+
+/**
+ * Issue parameters understood by `config-errors.ts`. `full: true` marks a message that is a whole
+ * sentence; `at: "key"` points the error at the key rather than the value.
+ */
+export interface IssueParams {
+  hint: string;
+  full?: boolean;
+  at?: "key";
+}
+
+/** Adds a `custom` issue with {@link IssueParams} to a zod refinement. */
+export function addIssue(ctx: z.RefinementCtx, message: string, params: IssueParams): void {
+  ctx.addIssue({ code: "custom", message, params: { ...params } });
+}
+
+/**
+ * How to explain a type mismatch for each kind of field: `config-errors.ts` writes
+ * "`<path>` must be <expect>, got <what was there>" and adds the hint.
  */
 export const FIELD_RULES = {
   top: { expect: "a mapping with `run:` or `jobs:`", hint: "Start the file with `run: <command>` for a single job, or `jobs:` with named jobs." },

@@ -5,17 +5,21 @@
  * and sorted by position.
  */
 import { isMap, isScalar, LineCounter, parseDocument } from "yaml";
-import { describeValue } from "./describe-value.js";
-import { FIELD_RULES } from "./field-rules.js";
-import { issueErrors } from "./issue-errors.js";
-import { keepNumberSourceInEnv } from "./keep-number-source-in-env.js";
-import { keyString, locate } from "./locate-path.js";
-import type { ParseContext } from "./parse-context.js";
+import {
+  describeValue,
+  findBrokenAlias,
+  issueErrors,
+  keyString,
+  locate,
+  reservedKeys,
+  sourceOf,
+  yamlError,
+  type ParseContext,
+  type PathSegment,
+} from "./config-errors.js";
+import { FIELD_RULES } from "./messages.js";
 import { yaciConfigSchema } from "./schema.js";
-import { findBrokenAlias, reservedKeys, yamlError } from "./yaml-errors.js";
 import type { ConfigError, ParseResult } from "./yaci-config.js";
-
-export { didYouMean } from "./did-you-mean.js";
 
 export function parseConfig(text: string): ParseResult {
   const lineCounter = new LineCounter();
@@ -89,4 +93,29 @@ function fail(errors: ConfigError[]): ParseResult {
   });
   unique.sort((a, b) => a.line - b.line || a.column - b.column);
   return { ok: false, errors: unique };
+}
+
+/** YAML turns `VERSION: 1.0` into the number 1; env values keep the text the user wrote. */
+function keepNumberSourceInEnv(ctx: ParseContext, value: unknown): void {
+  if (!isRecord(value)) return;
+  const envPaths: PathSegment[][] = [["env"]];
+  if (isRecord(value.jobs)) for (const name of Object.keys(value.jobs)) envPaths.push(["jobs", name, "env"]);
+  for (const path of envPaths) {
+    let target: unknown = value;
+    for (const seg of path) target = isRecord(target) ? target[seg] : undefined;
+    const loc = locate(ctx.doc, path);
+    if (!isRecord(target) || !loc.found || !loc.node || !isMap(loc.node)) continue;
+    for (const pair of loc.node.items) {
+      const v = pair.value;
+      if (isScalar(v) && typeof v.value === "number" && v.type === "PLAIN") {
+        const src = sourceOf(ctx, v)?.trim();
+        const name = keyString(pair.key);
+        if (src !== undefined && typeof target[name] === "number") target[name] = src;
+      }
+    }
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

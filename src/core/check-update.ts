@@ -35,6 +35,8 @@ export interface CheckUpdateContext {
   detailsUrl?: string;
   /** Offer a "Cancel" button while the job waits or runs. */
   cancelButton?: boolean;
+  /** The executor does not isolate jobs from the app ("not sandboxed: …"): said in every summary. */
+  isolationWarning?: string;
 }
 
 export const CANCEL_ACTION: CheckAction = { label: "Cancel", description: "Stop this job", identifier: "cancel" };
@@ -85,7 +87,7 @@ function row(label: string, value: string | undefined): string {
 }
 
 /** The Markdown summary: what ran, where, on which commit, how long, how it ended. */
-export function checkSummary(r: RunRecord, executorKind: string): string {
+export function checkSummary(r: RunRecord, executorKind: string, isolationWarning?: string): string {
   if (r.spec.notice) return r.spec.notice.summary;
   const s = r.spec;
   const took = durationMs(r);
@@ -104,6 +106,7 @@ export function checkSummary(r: RunRecord, executorKind: string): string {
   if (r.phase === "queued" && r.waitingReason) md += `\n**Waiting:** ${r.waitingReason}\n`;
   if (r.message && r.phase === "completed") md += `\n**Result:** ${r.message}\n`;
   if (r.cancelReason) md += `\n**Cancelled:** ${r.cancelReason}\n`;
+  if (isolationWarning) md += `\n**Warning:** ${isolationWarning}\n`;
   return md;
 }
 
@@ -128,7 +131,7 @@ export function toCheckRunUpdate(r: RunRecord, executorKind: string, ctx: CheckU
     externalId: r.spec.id,
     status: r.phase,
     title: checkTitle(r),
-    summary: checkSummary(r, executorKind),
+    summary: checkSummary(r, executorKind, ctx.isolationWarning),
   };
   if (r.startedAt) u.startedAt = r.startedAt;
   const detailsUrl = r.spec.notice?.detailsUrl ?? ctx.detailsUrl;

@@ -1,7 +1,7 @@
 import type { RunSpec } from "../core/run.js";
-import type { JobObservation } from "../core/observation.js";
+import type { JobObservation } from "../core/run.js";
 
-export type { JobObservation } from "../core/observation.js";
+export type { JobObservation } from "../core/run.js";
 
 /** A job the backend still knows about after a restart, with the spec it was started from. */
 export interface RecoveredJob {
@@ -30,6 +30,8 @@ export type CheckoutTokenSource = (spec: RunSpec) => Promise<string>;
  */
 export interface Executor {
   readonly kind: "local" | "kubernetes" | "fake";
+  /** Set when jobs are not isolated from the app (the local executor without its sandbox): every check run's summary shows it. */
+  readonly isolationWarning?: string;
   start(spec: RunSpec): Promise<void>;
   /**
    * Optional, for backends shared by several app replicas (Kubernetes): creates the job atomically

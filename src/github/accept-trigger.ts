@@ -1,11 +1,14 @@
+import type { Octokit } from "@octokit/rest";
 import { parseConfig } from "../config/parse-config.js";
 import { formatConfigErrors } from "../config/format-config-errors.js";
-import { planJobs } from "../core/plan-jobs.js";
+import { planJobs } from "../config/branch-filter.js";
+import type { Notice } from "../core/run.js";
 import { isSkip, type Trigger, type TriggerResult } from "../core/trigger.js";
+import { httpStatusOf } from "../http-status.js";
+import type { Logger } from "../logger.js";
 import { APPROVAL_CHECK_NAME, CONFIG_CHECK_NAME, type Scheduler } from "../runs/scheduler.js";
-import { approvalNotice } from "./approval-notice.js";
-import { canWrite, type PermissionOctokit } from "./permissions.js";
-import { readConfig, type ContentsOctokit, CONFIG_PATH } from "./read-config.js";
+
+const CONFIG_PATH = ".yaci.yml";
 
 export interface AcceptDeps {
   scheduler: Scheduler;
@@ -13,8 +16,14 @@ export interface AcceptDeps {
   forkConfig: "base" | "head";
 }
 
-export interface Log {
-  info(obj: object, msg: string): void;
+/** The slice of an installation Octokit that reads the config. */
+export interface ContentsOctokit {
+  rest: { repos: Pick<Octokit["rest"]["repos"], "getContent"> };
+}
+
+/** The slice of an installation Octokit that checks a user's access. */
+export interface PermissionOctokit {
+  rest: { repos: Pick<Octokit["rest"]["repos"], "getCollaboratorPermissionLevel"> };
 }
 
 export type AcceptOctokit = ContentsOctokit & PermissionOctokit;
@@ -28,7 +37,7 @@ export async function acceptTrigger(
   result: TriggerResult,
   octokit: AcceptOctokit,
   deps: AcceptDeps,
-  log: Log,
+  log: Logger,
   approved = false,
 ): Promise<string> {
   if (isSkip(result)) {
@@ -62,4 +71,47 @@ export async function acceptTrigger(
   const runs = deps.scheduler.accept(t, planJobs(t, parsed.config));
   log.info({ repo: `${t.owner}/${t.repo}`, sha: t.sha, runs: runs.map((r) => r.spec.id) }, `accepted ${runs.length} job(s)`);
   return runs.length > 0 ? "accepted" : "duplicate-or-filtered";
+}
+
+/** `.yaci.yml` at exactly `sha`, or null when the repository has none (then YACI does nothing). */
+async function readConfig(octokit: ContentsOctokit, owner: string, repo: string, sha: string): Promise<string | null> {
+  try {
+    const { data } = await octokit.rest.repos.getContent({ owner, repo, path: CONFIG_PATH, ref: sha });
+    const file = data as { type?: string; content?: string; encoding?: string };
+    if (Array.isArray(data) || file.type !== "file" || typeof file.content !== "string") return null;
+    return Buffer.from(file.content, (file.encoding as BufferEncoding) ?? "base64").toString("utf8");
+  } catch (err) {
+    if (httpStatusOf(err) === 404) return null;
+    throw err;
+  }
+}
+
+/** Roles that may run commands and approve forks: write access or more. */
+const WRITERS = new Set(["admin", "maintain", "write"]);
+
+/** Does `user` have write access to the repository (as collaborator, team or org member)? */
+export async function canWrite(octokit: PermissionOctokit, owner: string, repo: string, user: string | undefined): Promise<boolean> {
+  if (!user) return false;
+  try {
+    const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({ owner, repo, username: user });
+    return WRITERS.has(data.permission) || WRITERS.has(data.role_name);
+  } catch (err) {
+    if (httpStatusOf(err) === 404) return false; // not a collaborator at all
+    throw err;
+  }
+}
+
+/** What a fork's pull request shows until a maintainer approves its head commit. */
+function approvalNotice(t: Trigger): Notice {
+  const sha = t.sha.slice(0, 7);
+  return {
+    title: `Waiting for approval to test ${sha}`,
+    summary:
+      `This pull request comes from a fork${t.prAuthor ? `, opened by @${t.prAuthor}` : ""}, who does not have write ` +
+      `access to this repository. YACI runs nothing from a fork until a maintainer approves it.\n\n` +
+      `**To run the jobs for commit \`${t.sha}\`**, a maintainer (write access) comments \`/ok-to-test\` on the ` +
+      `pull request. The approval covers exactly this commit: a later push needs a new \`/ok-to-test\`.\n\n` +
+      `The jobs come from the base branch's \`.yaci.yml\`, and they receive nothing from YACI's environment.`,
+    detailsUrl: t.prUrl,
+  };
 }

@@ -1,7 +1,7 @@
 /**
  * Which failed webhook deliveries catch-up (catch-up.ts) has GitHub redeliver, without I/O: the
  * attempts of a guid are grouped (one that succeeded settles it), guids already asked for are
- * skipped (at most once each, remembered in catch-up-record.ts), the rest go oldest first; the
+ * skipped (at most once each, remembered in catch-up.ts's record file), the rest go oldest first; the
  * record forgets guids asked for before the window.
  */
 

@@ -1,7 +1,8 @@
 import type { Octokit } from "@octokit/rest";
 import type { CheckRunUpdate } from "../core/check-update.js";
-import type { CheckRunTarget, CheckRunWriter, CommitStatus } from "../runs/check-run-writer.js";
-import { toCheckRunParams } from "./to-octokit.js";
+import type { Annotation } from "../logs/annotations.js";
+import { GITHUB_OUTPUT_LIMIT } from "../logs/excerpt.js";
+import type { CheckRunTarget, CheckRunWriter, CommitStatus } from "../runs/reporter.js";
 
 /** The slice of an installation Octokit this adapter calls. */
 export interface ChecksOctokit {
@@ -11,7 +12,43 @@ export interface ChecksOctokit {
   };
 }
 
-/** The only place that calls GitHub's check-run endpoints. */
+/** Cuts Markdown to GitHub's limit (keeping its start: summaries lead with what matters). */
+function clip(text: string, limit = GITHUB_OUTPUT_LIMIT): string {
+  if (text.length <= limit) return text;
+  const note = "\n\n… (cut to fit GitHub's limit)";
+  return text.slice(0, limit - note.length) + note;
+}
+
+/** The body of `POST/PATCH /repos/{owner}/{repo}/check-runs`. */
+function toCheckRunParams(u: CheckRunUpdate) {
+  const output: { title: string; summary: string; text?: string; annotations?: Annotation[] } = {
+    title: clip(u.title, 1000),
+    summary: clip(u.summary),
+  };
+  if (u.text !== undefined) output.text = clip(u.text);
+  if (u.annotations?.length) output.annotations = u.annotations;
+  const params: {
+    name: string;
+    head_sha: string;
+    external_id: string;
+    status: "queued" | "in_progress" | "completed";
+    conclusion?: "success" | "failure" | "timed_out" | "cancelled" | "action_required" | "neutral";
+    started_at?: string;
+    completed_at?: string;
+    details_url?: string;
+    output: typeof output;
+    actions?: { label: string; description: string; identifier: string }[];
+  } = { name: u.name, head_sha: u.headSha, external_id: u.externalId, status: u.status, output };
+  if (u.conclusion) params.conclusion = u.conclusion;
+  if (u.startedAt) params.started_at = u.startedAt;
+  if (u.completedAt) params.completed_at = u.completedAt;
+  if (u.detailsUrl) params.details_url = u.detailsUrl;
+  // An empty list removes buttons shown earlier (e.g. "Cancel" once the job is done).
+  params.actions = u.actions ?? [];
+  return params;
+}
+
+/** The reporter's `CheckRunWriter` on GitHub: the only place that calls the check-run endpoints. */
 export class OctokitCheckRuns implements CheckRunWriter {
   constructor(private readonly octokitFor: (installationId: number) => Promise<ChecksOctokit>) {}
 

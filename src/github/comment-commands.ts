@@ -1,9 +1,9 @@
 import type { Octokit } from "@octokit/rest";
 import { parseCommands, type Command } from "../core/parse-commands.js";
 import { triggerFromPull, type Trigger } from "../core/trigger.js";
+import type { Logger } from "../logger.js";
 import { APPROVAL_CHECK_NAME } from "../runs/scheduler.js";
-import { acceptTrigger, type AcceptDeps, type AcceptOctokit, type Log } from "./accept-trigger.js";
-import { canWrite } from "./permissions.js";
+import { acceptTrigger, canWrite, type AcceptDeps, type AcceptOctokit } from "./accept-trigger.js";
 
 export type CommentOctokit = AcceptOctokit & {
   rest: {
@@ -28,7 +28,7 @@ export interface CommentEvent {
 const HELP = "YACI understands `/retest` (failed jobs), `/retest <job>`, `/cancel` and `/ok-to-test` (approve a fork's current commit).";
 
 /** Carries out one command for the pull request's head commit; returns a line to reply, if any. */
-async function run(c: Exclude<Command, { unknown: string }>, t: Trigger, e: CommentEvent, octokit: CommentOctokit, deps: AcceptDeps, log: Log): Promise<string | undefined> {
+async function run(c: Exclude<Command, { unknown: string }>, t: Trigger, e: CommentEvent, octokit: CommentOctokit, deps: AcceptDeps, log: Logger): Promise<string | undefined> {
   const { scheduler } = deps;
   const sha = t.sha.slice(0, 7);
   const runs = scheduler.latestRuns(t.owner, t.repo, t.sha).filter((r) => !r.spec.notice);
@@ -70,7 +70,7 @@ async function run(c: Exclude<Command, { unknown: string }>, t: Trigger, e: Comm
  * Pull-request comment commands from people with write access. Every command is acknowledged
  * (a 👍 reaction); an unknown or unauthorised one gets a short reply, never silence.
  */
-export async function handleComment(e: CommentEvent, octokit: CommentOctokit, deps: AcceptDeps, log: Log): Promise<string> {
+export async function handleComment(e: CommentEvent, octokit: CommentOctokit, deps: AcceptDeps, log: Logger): Promise<string> {
   if (!e.isPullRequest || e.authorIsBot) return "ignored";
   const commands = parseCommands(e.body);
   if (commands.length === 0) return "no-command";

@@ -1,6 +1,8 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { DEFAULT_API_IMAGE, isRunId, type HttpDeps, type RunView } from "./http-deps.js";
-import { bearerToken, readBody, safeEqual, sendError, sendJson, sendTooLarge } from "./respond.js";
+import type { HttpDeps, RunView } from "./env.js";
+import { readBody, sendError, sendJson, sendTooLarge } from "./respond.js";
+import { isRunId } from "./run-access.js";
 
 /**
  * The original proof of concept's API, kept compatible and made safe:
@@ -10,19 +12,21 @@ import { bearerToken, readBody, safeEqual, sendError, sendJson, sendTooLarge } f
  */
 
 export const MAX_BODY_BYTES = 64 * 1024;
+/** The image of `POST /run` when none is given, as in the original proof of concept. */
+const DEFAULT_API_IMAGE = "alpine";
 /** `GET /get` returns at most this much of a log (its end). */
-export const MAX_GET_LOG_BYTES = 8 * 1024 * 1024;
+const MAX_GET_LOG_BYTES = 8 * 1024 * 1024;
 
 /** The original API's pod phases. */
-export type SeedStatus = "Pending" | "Running" | "Succeeded" | "Failed";
+export type RunApiStatus = "Pending" | "Running" | "Succeeded" | "Failed";
 
-export interface SeedEntry {
+interface RunApiEntry {
   pod: string;
-  status: SeedStatus;
+  status: RunApiStatus;
   log: string;
 }
 
-export function seedStatus(run: Pick<RunView, "phase" | "conclusion">): SeedStatus {
+export function runApiStatus(run: Pick<RunView, "phase" | "conclusion">): RunApiStatus {
   switch (run.phase) {
     case "queued":
       return "Pending";
@@ -31,6 +35,21 @@ export function seedStatus(run: Pick<RunView, "phase" | "conclusion">): SeedStat
     case "completed":
       return run.conclusion === "success" ? "Succeeded" : "Failed";
   }
+}
+
+/** Compares two secrets in constant time, whatever their lengths (both are hashed first). */
+function safeEqual(a: string, b: string): boolean {
+  const ha = createHash("sha256").update(a).digest();
+  const hb = createHash("sha256").update(b).digest();
+  return timingSafeEqual(ha, hb) && a.length === b.length;
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+function bearerToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (typeof header !== "string") return undefined;
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  return m ? m[1] : undefined;
 }
 
 /** Checks the bearer token; answers 404 (API off) or 401 itself and returns false when refused. */
@@ -128,6 +147,6 @@ export async function handleGet(deps: HttpDeps, req: IncomingMessage, res: Serve
     return;
   }
   const { text } = await deps.logs.tail(run.spec.id, MAX_GET_LOG_BYTES);
-  const entries: SeedEntry[] = [{ pod: run.podName ?? run.spec.id, status: seedStatus(run), log: text }];
+  const entries: RunApiEntry[] = [{ pod: run.podName ?? run.spec.id, status: runApiStatus(run), log: text }];
   sendJson(res, 200, entries);
 }

@@ -1,4 +1,9 @@
-import { logRetentionFromEnv, parseDuration } from "../logs/retention.js";
+import type { RunRecord } from "../core/run.js";
+import { parseEnvDuration } from "../env-duration.js";
+import type { Logger } from "../logger.js";
+import type { LogStore } from "../logs/log-store.js";
+import { logRetentionFromEnv } from "../logs/retention.js";
+import type { Metrics } from "../observability/metrics.js";
 
 /** The HTTP surface's settings, read from the environment once at start-up. */
 export interface HttpEnv {
@@ -14,7 +19,7 @@ export interface HttpEnv {
   linkTtlMs: number;
 }
 
-export const MIN_LINK_SECRET_LENGTH = 16;
+const MIN_LINK_SECRET_LENGTH = 16;
 
 function nonEmpty(v: string | undefined): string | undefined {
   return v === undefined || v.trim() === "" ? undefined : v.trim();
@@ -43,7 +48,7 @@ export function httpEnvFromProcess(env: NodeJS.ProcessEnv = process.env): HttpEn
   }
   const logRetentionMs = logRetentionFromEnv(env);
   const ttl = nonEmpty(env.YACI_LINK_TTL);
-  const linkTtlMs = ttl === undefined ? logRetentionMs : parseDuration(ttl, "YACI_LINK_TTL");
+  const linkTtlMs = ttl === undefined ? logRetentionMs : parseEnvDuration("YACI_LINK_TTL", ttl);
   return {
     ...(apiToken !== undefined && { apiToken }),
     ...(linkSecret !== undefined && { linkSecret }),
@@ -51,4 +56,36 @@ export function httpEnvFromProcess(env: NodeJS.ProcessEnv = process.env): HttpEn
     logRetentionMs,
     linkTtlMs,
   };
+}
+
+/** A run as the HTTP surface reads it: the record, plus the Kubernetes pod name when there is one. */
+export type RunView = RunRecord & { podName?: string };
+
+/** What `POST /run` asks for: a shell command and an image (default "alpine"), no checkout. */
+export interface SubmitRequest {
+  command: string;
+  image: string;
+}
+
+/**
+ * The ports of the HTTP surface (API, run page, health, metrics), implemented by the composition
+ * root (app.ts); every route module receives them.
+ */
+export interface HttpDeps {
+  runs: { get(id: string): RunView | undefined | Promise<RunView | undefined> };
+  logs: Pick<LogStore, "readFrom" | "size" | "tail">;
+  /** Starts an API run through the configured executor (event "api", no checkout); resolves once accepted. */
+  submit(req: SubmitRequest): Promise<{ id: string }>;
+  /** What the home page says about this app. */
+  about?: { executor: string; version: string };
+  /** Asks the executor to copy a running job's live output into the LogStore while a page watches. */
+  followLog?(runId: string, signal: AbortSignal): void;
+  /** Is the executor reachable? (For Kubernetes: the API server answers.) */
+  ready(): Promise<boolean>;
+  metrics: Metrics;
+  now(): Date;
+  env: HttpEnv;
+  log?: Logger;
+  /** How often an open run page polls the LogStore and the run record, in ms. Default 500. */
+  pollIntervalMs?: number;
 }

@@ -1,5 +1,9 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+
+/**
+ * How YACI's HTTP routes answer (JSON, errors, HTML pages) and read a request body, on plain
+ * Node `http` objects.
+ */
 
 /** Sends `body` as pretty-printed JSON (the original API's style). */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -19,19 +23,19 @@ export function sendError(res: ServerResponse, status: number, message: string, 
   sendJson(res, status, { message }, headers);
 }
 
-/** Compares two secrets in constant time, whatever their lengths (both are hashed first). */
-export function safeEqual(a: string, b: string): boolean {
-  const ha = createHash("sha256").update(a).digest();
-  const hb = createHash("sha256").update(b).digest();
-  return timingSafeEqual(ha, hb) && a.length === b.length;
+/** Sends a whole HTML page; `headers` add to (or override) its type and length. */
+export function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, {
+    "content-type": "text/html; charset=utf-8",
+    "content-length": String(Buffer.byteLength(html)),
+    ...headers,
+  });
+  res.end(html);
 }
 
-/** The token of an `Authorization: Bearer <token>` header, or undefined. */
-export function bearerToken(req: IncomingMessage): string | undefined {
-  const header = req.headers.authorization;
-  if (typeof header !== "string") return undefined;
-  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-  return m ? m[1] : undefined;
+/** Escapes text for HTML content and quoted attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
 
 export type BodyResult = { ok: true; body: Buffer } | { ok: false; reason: "too-large" | "aborted" };

@@ -1,14 +1,76 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { handleHealthz, handleReadyz } from "./health.js";
-import { handleHome } from "./home.js";
-import type { HttpDeps } from "./http-deps.js";
-import { handleMetrics } from "./metrics-route.js";
-import { sendError } from "./respond.js";
-import { handleRunEvents } from "./run-events.js";
-import { handleRunPage } from "./run-page.js";
-import { handleGet, handleRun } from "./seed-api.js";
+import type { Metrics } from "../observability/metrics.js";
+import { handleGet, handleRun } from "./api.js";
+import type { HttpDeps } from "./env.js";
+import { escapeHtml, sendError, sendHtml, sendJson } from "./respond.js";
+import { handleRunEvents, handleRunPage } from "./run-page.js";
 
-export type { HttpDeps } from "./http-deps.js";
+/**
+ * The route table of YACI's own HTTP surface (`createHttpHandler`), and its small routes: the home
+ * page, health and metrics. The API is in api.ts, the run page in run-page.ts.
+ */
+
+/** How long `/readyz` waits for the executor before answering "not ready". */
+const READY_TIMEOUT_MS = 5000;
+
+/** GET /: says the app is up and where its parts are, for a person who opens the app's URL. */
+function handleHome(res: ServerResponse, about: { executor: string; version: string }): void {
+  const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>YACI</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:42em;margin:3em auto;padding:0 1em;color:#1f2328}code{background:#f6f8fa;padding:.1em .3em;border-radius:4px}</style></head>
+<body><h1>YACI is running</h1>
+<p>Yet Another CI ${escapeHtml(about.version)}: jobs run on the <strong>${escapeHtml(about.executor)}</strong> executor.
+Push to a repository where the GitHub App is installed and has a <code>.yaci.yml</code>: its check runs appear on the commit.</p>
+<ul><li>Webhooks: <code>POST /api/github/webhooks</code></li>
+<li>Health: <a href="/healthz"><code>/healthz</code></a>, <a href="/readyz"><code>/readyz</code></a>; metrics: <a href="/metrics"><code>/metrics</code></a></li>
+<li>The original API: <code>POST /run</code>, <code>GET /get?id=…</code> (with <code>YACI_API_TOKEN</code>)</li></ul>
+</body></html>`;
+  sendHtml(res, 200, body);
+}
+
+/** GET /healthz: the process is alive and serving HTTP. */
+function handleHealthz(res: ServerResponse): void {
+  sendJson(res, 200, { status: "ok" });
+}
+
+/** GET /readyz: the executor is reachable (for Kubernetes: the API server answers). 503 otherwise. */
+async function handleReadyz(deps: HttpDeps, res: ServerResponse): Promise<void> {
+  const timeoutMs = READY_TIMEOUT_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), timeoutMs);
+  });
+  let verdict: boolean | "timeout";
+  let detail: string | undefined;
+  try {
+    verdict = await Promise.race([deps.ready(), timeout]);
+  } catch (err) {
+    verdict = false;
+    detail = err instanceof Error ? err.message : String(err);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (verdict === true) {
+    sendJson(res, 200, { status: "ready" });
+    return;
+  }
+  const message =
+    verdict === "timeout"
+      ? `not ready: the executor did not answer within ${timeoutMs} ms`
+      : `not ready: the executor is not reachable${detail ? ` (${detail})` : ""}`;
+  deps.log?.warn({ detail }, message);
+  sendJson(res, 503, { message });
+}
+
+/** GET /metrics: every metric in the Prometheus text format. */
+async function handleMetrics(metrics: Metrics, res: ServerResponse): Promise<void> {
+  const text = await metrics.text();
+  res.writeHead(200, {
+    "content-type": metrics.contentType,
+    "content-length": String(Buffer.byteLength(text)),
+    "cache-control": "no-store",
+  });
+  res.end(text);
+}
 
 /** A plain Node handler: true when it answered the request (Probot's `addHandler` contract). */
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -51,7 +113,7 @@ function decode(part: string): string | undefined {
 }
 
 /**
- * YACI's own HTTP routes (the seed API, the run page, health, metrics) as one handler for Probot's
+ * YACI's own HTTP routes (the original API, the run page, health, metrics) as one handler for Probot's
  * `addHandler`, next to the webhook route on the same server. Returns false for any other path.
  */
 export function createHttpHandler(deps: HttpDeps): HttpHandler {

@@ -1,9 +1,66 @@
-import { escapeHtml } from "./escape-html.js";
-import type { RunView } from "./http-deps.js";
-import { RUN_PAGE_SCRIPT } from "./run-page-script.js";
-import type { RunPageState } from "./run-page-state.js";
+import { formatDuration } from "../core/format-duration.js";
+import type { Conclusion } from "../core/status.js";
+import type { RunView } from "./env.js";
+import { escapeHtml } from "./respond.js";
 
-/** What the run page's HTML is made of; the handler (run-page.ts) reads the log and the record. */
+/**
+ * The run page's HTML, the script it runs in the browser, and the run state both show (the same
+ * JSON is sent as the event stream's `status` and `end` events). The handler (run-page.ts) reads
+ * the log and the record.
+ */
+
+const STATUS_LABELS: Record<Conclusion, string> = {
+  success: "Succeeded",
+  failure: "Failed",
+  timed_out: "Timed out",
+  cancelled: "Cancelled",
+  action_required: "Action required",
+  neutral: "Neutral",
+};
+
+/** What the page shows about a run besides its log; also the JSON of `status` and `end` events. */
+export interface RunPageState {
+  phase: RunView["phase"];
+  /** "Queued", "Running", "Succeeded", "Failed", "Timed out", "Cancelled", ... */
+  status: string;
+  done: boolean;
+  conclusion?: Conclusion;
+  exitCode?: number;
+  message?: string;
+  waitingReason?: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** "1m 5s": finished − started (or elapsed so far while running). */
+  duration?: string;
+}
+
+export function runPageState(run: RunView, now: Date): RunPageState {
+  const done = run.phase === "completed";
+  const status =
+    run.phase === "queued" ? "Queued" : run.phase === "in_progress" ? "Running" : STATUS_LABELS[run.conclusion ?? "failure"];
+  let duration: string | undefined;
+  if (run.startedAt) {
+    const end = run.finishedAt ? Date.parse(run.finishedAt) : done ? NaN : now.getTime();
+    const ms = end - Date.parse(run.startedAt);
+    if (Number.isFinite(ms)) duration = formatDuration(ms);
+  }
+  return {
+    phase: run.phase,
+    status,
+    done,
+    ...(run.conclusion !== undefined && { conclusion: run.conclusion }),
+    ...(run.exitCode !== undefined && { exitCode: run.exitCode }),
+    ...(run.message !== undefined && { message: run.message }),
+    ...(run.waitingReason !== undefined && run.phase === "queued" && { waitingReason: run.waitingReason }),
+    createdAt: run.createdAt,
+    ...(run.startedAt !== undefined && { startedAt: run.startedAt }),
+    ...(run.finishedAt !== undefined && { finishedAt: run.finishedAt }),
+    ...(duration !== undefined && { duration }),
+  };
+}
+
+/** What the run page's HTML is made of. */
 export interface RunPageView {
   runId: string;
   run: RunView;
@@ -58,6 +115,47 @@ pre#log a { color: #7cc4ff; }
 .ansi-cyan-fg { color: #39c5cf; } .ansi-bright-cyan-fg { color: #56d4dd; } .ansi-cyan-bg { background: #39c5cf; } .ansi-bright-cyan-bg { background: #56d4dd; }
 .ansi-white-fg { color: #b1bac4; } .ansi-bright-white-fg { color: #ffffff; } .ansi-white-bg { background: #b1bac4; } .ansi-bright-white-bg { background: #ffffff; }
 #live { color: #59636e; font-size: 12px; margin-top: 8px; }
+`;
+
+/** Runs in the browser on the run page: follows the event stream, appends log HTML, updates the status fields. */
+const RUN_PAGE_SCRIPT = `
+(function () {
+  var cfg = JSON.parse(document.getElementById("yaci-config").textContent);
+  var log = document.getElementById("log");
+  var live = document.getElementById("live");
+  function apply(s) {
+    var badge = document.getElementById("status");
+    badge.textContent = s.status;
+    badge.setAttribute("data-phase", s.phase);
+    if (s.conclusion) badge.setAttribute("data-conclusion", s.conclusion);
+    document.body.setAttribute("data-phase", s.phase);
+    ["startedAt", "finishedAt"].forEach(function (k) { if (s[k]) s[k] = s[k].replace("T", " ").replace(/\\.\\d{3}Z$/, " UTC"); });
+    ["startedAt", "finishedAt", "duration", "exitCode", "message", "waitingReason"].forEach(function (k) {
+      var dd = document.querySelector('[data-field="' + k + '"]');
+      var row = document.querySelector('[data-row="' + k + '"]');
+      if (!dd || !row) return;
+      var v = s[k] === undefined || s[k] === null ? "" : String(s[k]);
+      dd.textContent = v;
+      row.hidden = v === "";
+    });
+  }
+  if (cfg.done) return;
+  live.textContent = "Following the log\\u2026";
+  var es = new EventSource(cfg.events);
+  es.addEventListener("log", function (e) {
+    var atBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
+    if (e.data) log.insertAdjacentHTML("beforeend", e.data);
+    if (atBottom) window.scrollTo(0, document.body.scrollHeight);
+  });
+  es.addEventListener("status", function (e) { apply(JSON.parse(e.data)); });
+  es.addEventListener("end", function (e) {
+    apply(JSON.parse(e.data));
+    es.close();
+    live.textContent = "";
+    document.body.setAttribute("data-live", "ended");
+  });
+  es.onerror = function () { if (es.readyState === 2) live.textContent = "Live updates stopped: reload the page."; };
+})();
 `;
 
 /** The run page: a header with the run's state, its log, and a script that follows the event stream. */

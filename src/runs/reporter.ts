@@ -3,9 +3,34 @@ import type { RunRecord } from "../core/run.js";
 import type { LogStore } from "../logs/log-store.js";
 import { EXCERPT_READ_BYTES, logExcerpt } from "../logs/excerpt.js";
 import type { RunStore } from "./run-store.js";
-import type { CheckRunTarget, CheckRunWriter, CommitStatus } from "./check-run-writer.js";
 import { batchAnnotations, parseAnnotations, type Annotation } from "../logs/annotations.js";
 import type { Conclusion } from "../core/status.js";
+import { httpStatusOf } from "../http-status.js";
+import type { Logger } from "../logger.js";
+
+/** Where a check run lives on GitHub. */
+export interface CheckRunTarget {
+  installationId: number;
+  owner: string;
+  repo: string;
+}
+
+/** The GitHub calls the reporter needs (a narrow port owned by its consumer; `github/check-runs.ts` implements it). */
+export interface CheckRunWriter {
+  create(target: CheckRunTarget, u: CheckRunUpdate): Promise<number>;
+  update(target: CheckRunTarget, checkRunId: number, u: CheckRunUpdate): Promise<void>;
+  /** A check run created earlier for this run (matched by `external_id`), if any. */
+  find(target: CheckRunTarget, sha: string, name: string, externalId: string): Promise<number | undefined>;
+  /** A commit status mirroring the check run (`YACI_COMMIT_STATUSES=true`). */
+  setStatus(target: CheckRunTarget, sha: string, status: CommitStatus): Promise<void>;
+}
+
+export interface CommitStatus {
+  context: string;
+  state: "pending" | "success" | "failure" | "error";
+  description: string;
+  targetUrl?: string;
+}
 
 /** How much of a log's end is searched for annotations. */
 const ANNOTATION_SCAN_BYTES = 1 << 20;
@@ -27,18 +52,14 @@ export function statusState(phase: string, conclusion?: Conclusion): CommitStatu
   }
 }
 
-export interface ReporterLog {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
 export interface ReporterDeps {
   store: RunStore;
   logs: LogStore;
   checks: CheckRunWriter;
   executorKind: string;
-  log: ReporterLog;
+  /** The executor's `isolationWarning` ("not sandboxed: …"), shown in every summary. */
+  isolationWarning?: string;
+  log: Logger;
   /** The run page for `details_url`, when the app has a public URL. */
   detailsUrl?: (r: RunRecord) => string | undefined;
   /** Called once a run's final state has reached GitHub. */
@@ -66,22 +87,19 @@ function retryAfter(err: unknown): number | undefined {
   return Number.isFinite(value) && value > 0 ? value * 1000 : undefined;
 }
 
-function status(err: unknown): number | undefined {
-  return (err as { status?: number }).status;
-}
-
 /** A rate limit: 429, or a 403 that says so (a 403 for a missing permission will not get better). */
 function rateLimited(err: unknown): boolean {
-  const e = err as { status?: number; message?: string; response?: { headers?: Record<string, string> } };
-  if (e.status === 429) return true;
-  if (e.status !== 403) return false;
+  const e = err as { message?: string; response?: { headers?: Record<string, string> } };
+  const status = httpStatusOf(err);
+  if (status === 429) return true;
+  if (status !== 403) return false;
   const h = e.response?.headers ?? {};
   return h["retry-after"] !== undefined || h["x-ratelimit-remaining"] === "0" || /rate limit/i.test(e.message ?? "");
 }
 
 /** Network errors, 5xx and rate limits pass; other 4xx will not get better by trying again. */
 function retryable(err: unknown): boolean {
-  const s = status(err);
+  const s = httpStatusOf(err);
   return s === undefined || s >= 500 || s === 408 || rateLimited(err);
 }
 
@@ -122,6 +140,7 @@ export class Reporter {
       logText,
       detailsUrl: this.deps.detailsUrl?.(r),
       cancelButton: !r.spec.notice,
+      isolationWarning: this.deps.isolationWarning,
     });
   }
 
@@ -205,13 +224,13 @@ export class Reporter {
     this.failures.set(runId, n);
     const delays = this.deps.retryDelaysMs ?? DEFAULT_RETRY_DELAYS;
     if (!retryable(err) || delays.length === 0) {
-      this.deps.log.error({ runId, err, status: status(err) }, "could not report the check run; giving up");
+      this.deps.log.error({ runId, err, status: httpStatusOf(err) }, "could not report the check run; giving up");
       this.failures.delete(runId);
       return;
     }
     // An outage is waited out however long it lasts: after the list, every last delay.
     const delay = delays[Math.min(n, delays.length) - 1]!;
-    this.deps.log.warn({ runId, status: status(err), err: (err as Error).message, retryInMs: delay }, "check run write failed; will retry");
+    this.deps.log.warn({ runId, status: httpStatusOf(err), err: (err as Error).message, retryInMs: delay }, "check run write failed; will retry");
     this.timer(() => void this.report(runId), retryAfter(err) ?? delay);
   }
 }

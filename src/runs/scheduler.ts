@@ -1,13 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { JobConfig } from "../config/yaci-config.js";
-import { applyObservation } from "../core/apply-observation.js";
+import { applyObservation } from "../core/run.js";
 import type { Notice, RunKey, RunRecord, RunSpec } from "../core/run.js";
 import type { Conclusion } from "../core/status.js";
 import { runId } from "../core/run-id.js";
 import type { Trigger } from "../core/trigger.js";
 import type { Executor, JobObservation } from "../executors/executor.js";
+import type { Logger } from "../logger.js";
 import type { RunStore } from "./run-store.js";
-import type { Reporter, ReporterLog } from "./reporter.js";
+import type { Reporter } from "./reporter.js";
 
 export interface SchedulerEvents {
   runStarted?(r: RunRecord): void;
@@ -21,7 +22,7 @@ export interface SchedulerDeps {
   store: RunStore;
   executor: Executor;
   reporter: Reporter;
-  log: ReporterLog;
+  log: Logger;
   now?: () => Date;
   events?: SchedulerEvents;
 }

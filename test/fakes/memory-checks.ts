@@ -1,5 +1,5 @@
 import type { CheckRunUpdate } from "../../src/core/check-update.js";
-import type { CheckRunTarget, CheckRunWriter, CommitStatus } from "../../src/runs/check-run-writer.js";
+import type { CheckRunTarget, CheckRunWriter, CommitStatus } from "../../src/runs/reporter.js";
 
 /** Records check-run writes in memory (the port's fake). */
 export class MemoryChecks implements CheckRunWriter {

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import type { RunRecord, RunSpec } from "../../src/core/run.js";
 import type { LogStore } from "../../src/logs/log-store.js";
-import type { RunView, SubmitRequest } from "../../src/http/http-deps.js";
+import type { RunView, SubmitRequest } from "../../src/http/env.js";
 import type { Metrics } from "../../src/observability/metrics.js";
 
 /**

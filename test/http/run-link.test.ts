@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { httpEnvFromProcess } from "../../src/http/env.js";
-import { detailsUrl, runPageUrl, signRunLink, verifyRunLink } from "../../src/http/run-link.js";
+import { detailsUrl, runPageUrl, signRunLink, verifyRunLink } from "../../src/http/run-access.js";
 
 const SECRET = "a-link-secret-of-32-characters!!";
 const RUN = "yaci-build-abc1234-0123456789-1";

@@ -1,6 +1,6 @@
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { runPageUrl, signRunLink } from "../../src/http/run-link.js";
+import { runPageUrl, signRunLink } from "../../src/http/run-access.js";
 import { API_TOKEN, LINK_SECRET, startHarness, type Harness } from "./harness.js";
 
 /**

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { signRunLink } from "../../src/http/run-link.js";
-import { completeUtf8Length, runPageState } from "../../src/http/run-page.js";
+import { signRunLink } from "../../src/http/run-access.js";
+import { completeUtf8Length } from "../../src/http/run-page.js";
+import { runPageState } from "../../src/http/run-page-html.js";
 import { LINK_SECRET, startHarness, type Harness } from "./harness.js";
 
 let h: Harness | undefined;

@@ -1,6 +1,6 @@
 import { request } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { MAX_BODY_BYTES, seedStatus } from "../../src/http/seed-api.js";
+import { MAX_BODY_BYTES, runApiStatus } from "../../src/http/api.js";
 import { API_TOKEN, eventually, startHarness, type Harness } from "./harness.js";
 
 const auth = { authorization: `Bearer ${API_TOKEN}` };
@@ -250,13 +250,13 @@ describe("refusals: every error is JSON with a message", () => {
   });
 });
 
-describe("seedStatus", () => {
+describe("runApiStatus", () => {
   it("maps phases and conclusions to the original pod phases", () => {
-    expect(seedStatus({ phase: "queued" })).toBe("Pending");
-    expect(seedStatus({ phase: "in_progress" })).toBe("Running");
-    expect(seedStatus({ phase: "completed", conclusion: "success" })).toBe("Succeeded");
+    expect(runApiStatus({ phase: "queued" })).toBe("Pending");
+    expect(runApiStatus({ phase: "in_progress" })).toBe("Running");
+    expect(runApiStatus({ phase: "completed", conclusion: "success" })).toBe("Succeeded");
     for (const conclusion of ["failure", "timed_out", "cancelled", "neutral", "action_required"] as const) {
-      expect(seedStatus({ phase: "completed", conclusion })).toBe("Failed");
+      expect(runApiStatus({ phase: "completed", conclusion })).toBe("Failed");
     }
   });
 });

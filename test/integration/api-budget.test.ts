@@ -4,8 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Probot } from "probot";
 import { createApp } from "../../src/app.js";
-import type { Deps } from "../../src/deps.js";
-import { YaciOctokit } from "../../src/github/yaci-octokit.js";
+import { createGitHubClient, type Deps } from "../../src/deps.js";
 import { FakeExecutor } from "../fakes/fake-executor.js";
 import { startGitHubStandIn, waitFor, type GitHubStandIn } from "../support/github-stand-in.js";
 import { TEST_APP_ID, TEST_PRIVATE_KEY } from "../support/test-app-keys.js";
@@ -27,9 +26,10 @@ afterAll(async () => {
 describe("GitHub API budget", () => {
   it("two installations × 20 jobs ending together: each final update lands within 5 s, ≤ 80 writes per minute per installation, secondary rate limits delay but lose nothing", async () => {
     const fake = new FakeExecutor();
-    const probot = new Probot({ appId: TEST_APP_ID, privateKey: TEST_PRIVATE_KEY, secret: "s", baseUrl: github.baseUrl, Octokit: YaciOctokit, logLevel: "error" });
+    const client = createGitHubClient();
+    const probot = new Probot({ appId: TEST_APP_ID, privateKey: TEST_PRIVATE_KEY, secret: "s", baseUrl: github.baseUrl, Octokit: client.Octokit, logLevel: "error" });
     let deps!: Deps;
-    await probot.load(createApp({ YACI_DATA_DIR: mkdtempSync(join(tmpdir(), "yaci-budget-")), YACI_CATCHUP_INTERVAL: "off" }, { executor: fake }, (d) => (deps = d)), {
+    await probot.load(createApp({ YACI_DATA_DIR: mkdtempSync(join(tmpdir(), "yaci-budget-")), YACI_CATCHUP_INTERVAL: "off" }, { github: client, executor: fake }, (d) => (deps = d)), {
       cwd: process.cwd(),
       addHandler: () => {},
     });

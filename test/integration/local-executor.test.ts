@@ -2,11 +2,12 @@ import { mkdtempSync, readFileSync, existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as tar from "tar";
 import { request as httpRequest } from "node:http";
 import { makeRepo, startGitHttpServer } from "../support/git-http-server.js";
 import { LocalExecutor } from "../../src/executors/local/local-executor.js";
+import { localContainment } from "../../src/executors/local/sandbox.js";
 import type { JobObservation } from "../../src/executors/executor.js";
 import { LogStore } from "../../src/logs/log-store.js";
 import { fakeSpec } from "../fakes/records.js";
@@ -18,16 +19,22 @@ afterEach(() => {
   cleanup = [];
 });
 
-function setup(opts: { concurrency?: number; apiUrl?: string } = {}) {
+/** Every test runs both ways a job can run: in the sandbox, and (YACI_LOCAL_SANDBOX=off) without it. */
+const MODES = ["required", "off"] as const;
+let mode: (typeof MODES)[number] = "required";
+
+async function setup(opts: { concurrency?: number; apiUrl?: string } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "yaci-local-"));
   const logs = new LogStore(dataDir);
   const tokens: string[] = [];
+  const containment = await localContainment({ YACI_LOCAL_SANDBOX: mode }, dataDir);
   const executor = new LocalExecutor({
     dataDir,
     logs,
     concurrency: opts.concurrency ?? 2,
     githubApiUrl: opts.apiUrl ?? "http://127.0.0.1:1",
     killGraceMs: 200,
+    containment,
     checkoutToken: async () => {
       tokens.push("ghs_scopedtoken123");
       return "ghs_scopedtoken123";
@@ -45,14 +52,18 @@ function setup(opts: { concurrency?: number; apiUrl?: string } = {}) {
       check();
     });
   cleanup.push(() => void executor.close());
-  return { dataDir, logs, executor, seen, finished, tokens };
+  return { dataDir, logs, executor, seen, finished, tokens, containment };
 }
 
 const spec = (id: string, run: string, over: Partial<RunSpec> = {}) => fakeSpec({ id, run, checkout: false, ...over });
 
-describe("LocalExecutor", () => {
+describe.each(MODES)("LocalExecutor (YACI_LOCAL_SANDBOX=%s)", (m) => {
+  beforeAll(() => {
+    mode = m;
+  });
+
   it("runs a command, streams its output to the log and reports success", async () => {
-    const { executor, finished, logs, seen } = setup();
+    const { executor, finished, logs, seen } = await setup();
     await executor.start(spec("ok-1", "echo great success; echo to stderr >&2"));
     const f = await finished("ok-1");
     expect(f).toMatchObject({ outcome: "succeeded", exitCode: 0 });
@@ -61,7 +72,7 @@ describe("LocalExecutor", () => {
   });
 
   it("reports a failing command with its exit code (sh -e stops at the first failure)", async () => {
-    const { executor, finished, logs } = setup();
+    const { executor, finished, logs } = await setup();
     await executor.start(spec("fail-1", "echo before\nfalse\necho never"));
     expect(await finished("fail-1")).toMatchObject({ outcome: "failed", exitCode: 1 });
     expect(readFileSync(logs.path("fail-1"), "utf8")).toBe("before\n");
@@ -70,7 +81,7 @@ describe("LocalExecutor", () => {
   });
 
   it("kills the whole process group when the timeout passes", async () => {
-    const { executor, finished, logs } = setup();
+    const { executor, finished, logs } = await setup();
     await executor.start(spec("slow-1", "sleep 30 & echo started; sleep 30; echo never", { timeoutMs: 300 }));
     const f = await finished("slow-1");
     expect(f.outcome).toBe("timed_out");
@@ -78,7 +89,7 @@ describe("LocalExecutor", () => {
   });
 
   it("ends when the script ends, killing what it left in the background", async () => {
-    const { executor, finished, logs } = setup();
+    const { executor, finished, logs } = await setup();
     await executor.start(spec("bg-1", "sleep 61.7 & echo started"));
     const f = await finished("bg-1");
     expect(f).toMatchObject({ outcome: "succeeded", exitCode: 0 });
@@ -95,13 +106,13 @@ describe("LocalExecutor", () => {
     cleanup.push(() => server.closeAllConnections());
     cleanup.push(() => server.close());
     const port = (server.address() as { port: number }).port;
-    const { executor, finished } = setup({ apiUrl: `http://127.0.0.1:${port}/api/v3` });
+    const { executor, finished } = await setup({ apiUrl: `http://127.0.0.1:${port}/api/v3` });
     await executor.start(spec("hang-1", "true", { checkout: true, timeoutMs: 300 }));
     expect((await finished("hang-1")).outcome).toBe("timed_out");
   });
 
   it("cancels a running job and a queued one", async () => {
-    const { executor, finished, seen } = setup({ concurrency: 1 });
+    const { executor, finished, seen } = await setup({ concurrency: 1 });
     await executor.start(spec("run-a", "sleep 30"));
     await executor.start(spec("run-b", "echo b"));
     await new Promise((r) => setTimeout(r, 100));
@@ -115,7 +126,7 @@ describe("LocalExecutor", () => {
   });
 
   it("runs at most `concurrency` jobs at once; the rest stay pending", async () => {
-    const { executor, finished, seen } = setup({ concurrency: 2 });
+    const { executor, finished, seen } = await setup({ concurrency: 2 });
     for (const id of ["c1", "c2", "c3", "c4"]) await executor.start(spec(id, "sleep 0.3"));
     expect(executor.queueDepth).toBe(2);
     await Promise.all(["c1", "c2", "c3", "c4"].map(finished));
@@ -125,7 +136,7 @@ describe("LocalExecutor", () => {
   });
 
   it("gives the job a minimal environment: never the app's secrets", async () => {
-    const { executor, finished, logs } = setup();
+    const { executor, finished, logs } = await setup();
     process.env.PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----secret";
     process.env.WEBHOOK_SECRET = "hush";
     cleanup.push(() => {
@@ -159,7 +170,7 @@ describe("LocalExecutor", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     cleanup.push(() => server.close());
     const port = (server.address() as { port: number }).port;
-    const { executor, finished, logs } = setup({ apiUrl: `http://127.0.0.1:${port}/api/v3` });
+    const { executor, finished, logs } = await setup({ apiUrl: `http://127.0.0.1:${port}/api/v3` });
     await executor.start(spec("co-1", "cat README.md; env", { checkout: true }));
     expect((await finished("co-1")).outcome).toBe("succeeded");
     const log = readFileSync(logs.path("co-1"), "utf8");
@@ -187,7 +198,7 @@ describe("LocalExecutor", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     cleanup.push(() => server.close());
     const port = (server.address() as { port: number }).port;
-    const { executor, finished, logs } = setup({ apiUrl: `http://127.0.0.1:${port}/api/v3` });
+    const { executor, finished, logs } = await setup({ apiUrl: `http://127.0.0.1:${port}/api/v3` });
     await executor.start(spec("git-1", "cat src/app.txt; ls -a", { checkout: true, key: { ...fakeSpec().key, sha } }));
     const f = await finished("git-1");
     const log = readFileSync(logs.path("git-1"), "utf8");
@@ -198,7 +209,7 @@ describe("LocalExecutor", () => {
   });
 
   it("a failed checkout ends the run as a failure that says why, without the token", async () => {
-    const { executor, finished, logs } = setup({ apiUrl: "http://127.0.0.1:9/api/v3" });
+    const { executor, finished, logs } = await setup({ apiUrl: "http://127.0.0.1:9/api/v3" });
     await executor.start(spec("co-2", "true", { checkout: true }));
     const f = await finished("co-2");
     expect(f.outcome).toBe("error");
@@ -207,7 +218,7 @@ describe("LocalExecutor", () => {
   });
 
   it("after a crash, recover() kills the orphaned processes and reports them interrupted", async () => {
-    const first = setup();
+    const first = await setup();
     await first.executor.start(spec("orphan-1", "sleep 60"));
     await new Promise((r) => setTimeout(r, 200));
     // A new executor on the same data dir = the app restarted (the old process group still runs).
@@ -217,6 +228,7 @@ describe("LocalExecutor", () => {
       concurrency: 1,
       githubApiUrl: "http://127.0.0.1:1",
       checkoutToken: async () => "",
+      containment: first.containment,
     });
     const found = await second.recover();
     expect(found.map((j) => [j.spec.id, j.observation.phase, j.observation.phase === "finished" && j.observation.outcome])).toEqual([

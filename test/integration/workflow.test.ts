@@ -4,8 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Probot } from "probot";
 import { createApp } from "../../src/app.js";
-import type { Deps } from "../../src/deps.js";
-import { YaciOctokit } from "../../src/github/yaci-octokit.js";
+import { createGitHubClient, type Deps } from "../../src/deps.js";
 import { FakeExecutor } from "../fakes/fake-executor.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../support/github-stand-in.js";
 import { TEST_APP_ID, TEST_PRIVATE_KEY } from "../support/test-app-keys.js";
@@ -36,9 +35,10 @@ afterAll(async () => {
 
 async function load(env: Record<string, string> = {}) {
   fake = new FakeExecutor();
-  probot = new Probot({ appId: TEST_APP_ID, privateKey: TEST_PRIVATE_KEY, secret: "s", baseUrl: github.baseUrl, Octokit: YaciOctokit, logLevel: "warn" });
+  const client = createGitHubClient();
+  probot = new Probot({ appId: TEST_APP_ID, privateKey: TEST_PRIVATE_KEY, secret: "s", baseUrl: github.baseUrl, Octokit: client.Octokit, logLevel: "warn" });
   const dir = mkdtempSync(join(tmpdir(), "yaci-workflow-"));
-  await probot.load(createApp({ YACI_DATA_DIR: dir, YACI_CATCHUP_INTERVAL: "off", ...env }, { executor: fake, reporterRetryDelaysMs: [50, 50, 50] }, (d) => (deps = d)), {
+  await probot.load(createApp({ YACI_DATA_DIR: dir, YACI_CATCHUP_INTERVAL: "off", ...env }, { github: client, executor: fake, reporterRetryDelaysMs: [50, 50, 50] }, (d) => (deps = d)), {
     cwd: process.cwd(),
     addHandler: () => {},
   });

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
 import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import { Namespace } from "kubernetes-models/v1/Namespace";
@@ -11,6 +12,8 @@ import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { harness, makeSpec } from "./harness.js";
+import { buildJobManifest } from "../../src/executors/kubernetes/job-manifest.js";
+import { DEFAULT_KUBERNETES_OPTIONS } from "../../src/executors/kubernetes/options.js";
 
 const DEPLOY = join(fileURLToPath(new URL("../../deploy/", import.meta.url)));
 
@@ -28,11 +31,27 @@ const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   "apps/v1/Deployment": Deployment,
   "rbac.authorization.k8s.io/v1/Role": Role,
   "rbac.authorization.k8s.io/v1/RoleBinding": RoleBinding,
+  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
 } as never;
 
 const kustomization = docs("kustomization.yaml")[0] as unknown as { resources: string[] };
 const all = [...kustomization.resources, "secret.example.yaml"].flatMap((f) => docs(f).map((d) => ({ file: f, doc: d })));
 const find = (kind: string) => all.filter((x) => x.doc.kind === kind).map((x) => x.doc);
+
+/** Every value under a key named `key`, anywhere in `value`. */
+function under(value: unknown, key: string): unknown[] {
+  if (Array.isArray(value)) return value.flatMap((v) => under(v, key));
+  if (!value || typeof value !== "object") return [];
+  return Object.entries(value).flatMap(([k, v]) => [...(k === key ? [v] : []), ...under(v, key)]);
+}
+
+/** Is the IPv4 address inside the CIDR? */
+function inCidr(ip: string, cidr: string): boolean {
+  const num = (a: string) => a.split(".").reduce((n, part) => n * 256 + Number(part), 0);
+  const [base, bits] = cidr.split("/");
+  const size = 2 ** (32 - Number(bits));
+  return Math.floor(num(ip) / size) === Math.floor(num(base!) / size);
+}
 
 describe("deploy/", () => {
   it("every manifest is valid against the official Kubernetes models", () => {
@@ -59,7 +78,45 @@ describe("deploy/", () => {
     expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
     expect(c.resources.requests).toBeDefined();
     expect(c.resources.limits.memory).toBeDefined();
+    expect(c.resources.requests["ephemeral-storage"]).toBeDefined();
+    expect(c.resources.limits["ephemeral-storage"]).toBeDefined();
     expect(pod.serviceAccountName).toBe("yaci");
+  });
+
+  it("every emptyDir has a sizeLimit", () => {
+    const dirs = all.flatMap(({ file, doc }) => under(doc, "emptyDir").map((d) => ({ file, d: d as { sizeLimit?: string } })));
+    expect(dirs.length).toBeGreaterThan(0);
+    for (const { file, d } of dirs) expect(d.sizeLimit, file).toMatch(/^\d+(Mi|Gi)$/);
+  });
+
+  it("the jobs' NetworkPolicy selects the pods of YACI's Jobs: no ingress; egress to DNS and the internet, not to the cluster's private ranges or the metadata endpoint", () => {
+    const [policy] = find("NetworkPolicy") as unknown as Array<{
+      metadata: { namespace: string };
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: unknown[]; egress: any[] };
+    }>;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const [dep] = find("Deployment") as unknown as Array<{ spec: { template: { spec: any } } }>;
+    const jobsNamespace = dep!.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === "YACI_NAMESPACE").value;
+    expect(policy!.metadata.namespace).toBe(jobsNamespace);
+    const job = buildJobManifest(makeSpec(), { ...DEFAULT_KUBERNETES_OPTIONS, namespace: jobsNamespace, githubApiUrl: "https://api.github.com" });
+    const podLabels = job.spec!.template.metadata!.labels!;
+    expect(Object.keys(policy!.spec.podSelector.matchLabels).length).toBeGreaterThan(0);
+    expect(podLabels).toMatchObject(policy!.spec.podSelector.matchLabels);
+    expect(policy!.spec.policyTypes.sort()).toEqual(["Egress", "Ingress"]);
+    expect(policy!.spec.ingress).toEqual([]);
+    const peers = policy!.spec.egress.flatMap((rule) => rule.to);
+    const dns = policy!.spec.egress.find((rule) => rule.to.some((p: { podSelector?: unknown }) => p.podSelector));
+    expect(dns.to[0].podSelector.matchLabels).toEqual({ "k8s-app": "kube-dns" });
+    expect(dns.ports).toEqual(expect.arrayContaining([{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }]));
+    const v4 = peers.filter((p) => p.ipBlock?.cidr === "0.0.0.0/0").map((p) => p.ipBlock as { except: string[] });
+    expect(v4).toHaveLength(1);
+    // The metadata endpoint, the usual Service, pod and node ranges (the API's Service 10.96.0.1), loopback.
+    for (const ip of ["169.254.169.254", "10.96.0.1", "10.244.1.7", "172.20.0.10", "192.168.49.2", "100.64.3.4", "127.0.0.1"]) {
+      expect(v4[0]!.except.some((cidr) => inCidr(ip, cidr)), ip).toBe(true);
+    }
+    expect(v4[0]!.except.some((cidr) => inCidr("140.82.112.3", cidr))).toBe(false); // github.com stays reachable
+    expect(peers.every((p) => p.ipBlock || (p.podSelector && p.namespaceSelector))).toBe(true); // no other pod or namespace
   });
 
   it("the Role grants exactly the (resource, verb) pairs the executor uses, in the jobs' namespace", async () => {

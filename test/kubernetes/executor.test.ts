@@ -288,9 +288,9 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
     const port = h.standIn.port;
     await h.standIn.close();
     const { KubeStandIn } = await import("../support/kube-stand-in.js");
-    const { createKubernetesExecutor } = await import("../../src/executors/kubernetes/create-kubernetes-executor.js");
+    const { createKubernetesExecutor } = await import("../../src/executors/kubernetes/kubernetes-executor.js");
     const lines: string[] = [];
-    const log = { info: (m: string) => lines.push(`info ${m}`), warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`) };
+    const log = { info: (_f: object, m: string) => lines.push(`info ${m}`), warn: (_f: object, m: string) => lines.push(`warn ${m}`), error: (_f: object, m: string) => lines.push(`error ${m}`) };
     const kc = h.standIn.kubeConfig(); // still points at the closed port
     const executor = await createKubernetesExecutor({
       env: {},

@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openFollowStream } from "../../src/executors/kubernetes/follow-stream.js";
+import { openFollowStream } from "../../src/executors/kubernetes/pod-logs.js";
 import { captureLog, harness, makeSpec, until, type Harness } from "./harness.js";
 
 let h: Harness;

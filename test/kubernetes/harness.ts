@@ -4,10 +4,9 @@ import { join } from "node:path";
 import type { RunSpec } from "../../src/core/run.js";
 import { runId } from "../../src/core/run-id.js";
 import type { JobObservation } from "../../src/executors/executor.js";
-import { createKubernetesExecutor } from "../../src/executors/kubernetes/create-kubernetes-executor.js";
-import type { Logger } from "../../src/executors/kubernetes/job-informer.js";
-import type { KubernetesExecutor } from "../../src/executors/kubernetes/kubernetes-executor.js";
+import { createKubernetesExecutor, type KubernetesExecutor } from "../../src/executors/kubernetes/kubernetes-executor.js";
 import type { KubernetesOptions } from "../../src/executors/kubernetes/options.js";
+import type { Logger } from "../../src/logger.js";
 import { LogStore } from "../../src/logs/log-store.js";
 import { KubeStandIn } from "../support/kube-stand-in.js";
 
@@ -149,8 +148,8 @@ export function captureLog(): Logger & { lines: string[] } {
   const lines: string[] = [];
   return {
     lines,
-    info: (m) => lines.push(`info ${m}`),
-    warn: (m) => lines.push(`warn ${m}`),
-    error: (m) => lines.push(`error ${m}`),
+    info: (_fields, m) => lines.push(`info ${m}`),
+    warn: (_fields, m) => lines.push(`warn ${m}`),
+    error: (_fields, m) => lines.push(`error ${m}`),
   };
 }

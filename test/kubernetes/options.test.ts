@@ -2,8 +2,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { loadKubeConfig } from "../../src/executors/kubernetes/kube-config.js";
-import { DEFAULT_KUBERNETES_OPTIONS, kubernetesOptionsFromEnv, parseEnvDuration } from "../../src/executors/kubernetes/options.js";
+import { DEFAULT_KUBERNETES_OPTIONS, kubernetesOptionsFromEnv, loadKubeConfig, parseEnvDurationOrSeconds } from "../../src/executors/kubernetes/options.js";
 import { capQuantity, tryParseQuantity } from "../../src/executors/kubernetes/quantity.js";
 
 describe("quantities", () => {
@@ -101,11 +100,11 @@ describe("kubernetesOptionsFromEnv", () => {
   });
 
   it("durations: units, combinations, bare seconds", () => {
-    expect(parseEnvDuration("X", "10m")).toBe(600_000);
-    expect(parseEnvDuration("X", "1h30m")).toBe(5_400_000);
-    expect(parseEnvDuration("X", "250ms")).toBe(250);
-    expect(parseEnvDuration("X", "45")).toBe(45_000);
-    expect(() => parseEnvDuration("X", "10 minutes")).toThrow(/X/);
+    expect(parseEnvDurationOrSeconds("X", "10m")).toBe(600_000);
+    expect(parseEnvDurationOrSeconds("X", "1h30m")).toBe(5_400_000);
+    expect(parseEnvDurationOrSeconds("X", "250ms")).toBe(250);
+    expect(parseEnvDurationOrSeconds("X", "45")).toBe(45_000);
+    expect(() => parseEnvDurationOrSeconds("X", "10 minutes")).toThrow(/X/);
   });
 });
 

@@ -1,15 +1,9 @@
 import { ApiException } from "@kubernetes/client-node";
 
-/** The HTTP status of a failed API call, when it has one. */
-export function apiCode(err: unknown): number | undefined {
-  if (err instanceof ApiException) return err.code;
-  const e = err as { code?: unknown; statusCode?: unknown } | undefined;
-  if (typeof e?.code === "number") return e.code;
-  if (typeof e?.statusCode === "number") return e.statusCode;
-  return undefined;
-}
-
-/** A failed API call in a sentence: the status and the API server's message when it sent one. */
+/**
+ * A failed Kubernetes API call in a sentence: the status and the API server's message when it
+ * sent one (its HTTP status alone comes from `httpStatusOf`).
+ */
 export function apiMessage(err: unknown): string {
   if (err instanceof ApiException) {
     try {

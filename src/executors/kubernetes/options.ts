@@ -1,3 +1,8 @@
+import { existsSync, readFileSync } from "node:fs";
+import { isIPv6 } from "node:net";
+import { delimiter, join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import { parseEnvDuration } from "../../env-duration.js";
 import { parseQuantity } from "./quantity.js";
 
 /** Operator settings of the Kubernetes executor (environment variables, see docs/kubernetes.md). */
@@ -54,30 +59,6 @@ export const DEFAULT_KUBERNETES_OPTIONS: KubernetesOptions = {
   logMaxBytes: 10 * 1024 * 1024,
 };
 
-/** Every variable this module reads, for docs and `.env.example`. */
-export const KUBERNETES_ENV_VARS = [
-  "YACI_NAMESPACE",
-  "YACI_JOB_TTL_SECONDS",
-  "YACI_MAX_CPU",
-  "YACI_MAX_MEMORY",
-  "YACI_DEFAULT_CPU",
-  "YACI_DEFAULT_MEMORY",
-  "YACI_PENDING_TIMEOUT",
-  "YACI_IMAGE_PULL_GRACE",
-  "YACI_CHECKOUT_IMAGE",
-  "YACI_RUN_AS_USER",
-  "YACI_RUN_AS_GROUP",
-  "YACI_FS_GROUP",
-  "YACI_RUN_AS_NON_ROOT",
-  "YACI_ALLOW_PRIVILEGE_ESCALATION",
-  "YACI_SECCOMP_PROFILE",
-  "YACI_DROP_CAPABILITIES",
-  "YACI_IMAGE_PULL_SECRETS",
-  "YACI_JOB_SERVICE_ACCOUNT",
-  "YACI_RELIST_INTERVAL",
-  "YACI_LOG_MAX_BYTES",
-] as const;
-
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -88,24 +69,15 @@ function get(env: Env, name: string): string | undefined {
   return v === undefined || v === "" ? undefined : v;
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `90s`, `10m`, `1h30m`, `1.5h`, `250ms`; a bare number means seconds. */
-export function parseEnvDuration(name: string, text: string): number {
+/**
+ * The executor's durations (YACI_PENDING_TIMEOUT, YACI_IMAGE_PULL_GRACE, YACI_RELIST_INTERVAL): the
+ * operator's duration grammar (`90s`, `10m`, `1h30m`), and, as documented for these variables, a
+ * bare number of seconds (`45`).
+ */
+export function parseEnvDurationOrSeconds(name: string, text: string): number {
   const t = text.trim();
   if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
-  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
-  let total = 0;
-  let m: RegExpExecArray | null;
-  let end = 0;
-  while ((m = re.exec(t))) {
-    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
-    end = re.lastIndex;
-  }
-  if (end !== t.length || end === 0 || !(total > 0)) {
-    throw new Error(`${name}: ${JSON.stringify(text)} is not a duration (examples: 90s, 10m, 1h30m)`);
-  }
-  return Math.round(total);
+  return parseEnvDuration(name, text);
 }
 
 function int(env: Env, name: string, min: number): number | undefined {
@@ -155,9 +127,9 @@ export function kubernetesOptionsFromEnv(env: Env): KubernetesOptions {
   o.defaultCpu = quantity(env, "YACI_DEFAULT_CPU");
   o.defaultMemory = quantity(env, "YACI_DEFAULT_MEMORY");
   const pending = get(env, "YACI_PENDING_TIMEOUT");
-  if (pending !== undefined) o.pendingTimeoutMs = parseEnvDuration("YACI_PENDING_TIMEOUT", pending);
+  if (pending !== undefined) o.pendingTimeoutMs = parseEnvDurationOrSeconds("YACI_PENDING_TIMEOUT", pending);
   const grace = get(env, "YACI_IMAGE_PULL_GRACE");
-  if (grace !== undefined) o.imagePullGraceMs = parseEnvDuration("YACI_IMAGE_PULL_GRACE", grace);
+  if (grace !== undefined) o.imagePullGraceMs = parseEnvDurationOrSeconds("YACI_IMAGE_PULL_GRACE", grace);
   o.checkoutImage = get(env, "YACI_CHECKOUT_IMAGE") ?? o.checkoutImage;
   o.runAsUser = int(env, "YACI_RUN_AS_USER", 0);
   o.runAsGroup = int(env, "YACI_RUN_AS_GROUP", 0);
@@ -182,7 +154,7 @@ export function kubernetesOptionsFromEnv(env: Env): KubernetesOptions {
     o.serviceAccountName = sa;
   }
   const relist = get(env, "YACI_RELIST_INTERVAL");
-  if (relist !== undefined) o.relistIntervalMs = parseEnvDuration("YACI_RELIST_INTERVAL", relist);
+  if (relist !== undefined) o.relistIntervalMs = parseEnvDurationOrSeconds("YACI_RELIST_INTERVAL", relist);
   const logMax = get(env, "YACI_LOG_MAX_BYTES");
   if (logMax !== undefined) {
     const v = parseQuantity(logMax, "YACI_LOG_MAX_BYTES");
@@ -190,4 +162,75 @@ export function kubernetesOptionsFromEnv(env: Env): KubernetesOptions {
     o.logMaxBytes = Math.floor(v);
   }
   return o;
+}
+
+const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+export interface LoadedKubeConfig {
+  kc: KubeConfig;
+  /** Where the Jobs go: YACI_NAMESPACE, else the context's namespace, else `default`. */
+  namespace: string;
+  /** For the start-up log line: "in-cluster service account" or "kubeconfig /path (context x)". */
+  source: string;
+  /** The API server's URL. */
+  server: string;
+}
+
+/**
+ * Configures the Kubernetes client the standard way, but only from `env` (never `process.env`,
+ * so tests stay isolated): the in-cluster service account when KUBERNETES_SERVICE_HOST is set,
+ * else KUBECONFIG (a list of files, merged) or `~/.kube/config`. There is no fallback to
+ * `localhost:8080`: without a configuration this throws, with what to do.
+ */
+export function loadKubeConfig(env: Env, saDir = SA_DIR): LoadedKubeConfig {
+  const kc = new KubeConfig();
+  let source: string;
+  let contextNamespace: string | undefined;
+  const host = env.KUBERNETES_SERVICE_HOST?.trim();
+  if (host) {
+    const port = env.KUBERNETES_SERVICE_PORT?.trim() || "443";
+    const scheme = ["80", "8080", "8001"].includes(port) ? "http" : "https";
+    const server = `${scheme}://${isIPv6(host) ? `[${host}]` : host}:${port}`;
+    const nsFile = join(saDir, "namespace");
+    contextNamespace = existsSync(nsFile) ? readFileSync(nsFile, "utf8").trim() || undefined : undefined;
+    kc.loadFromOptions({
+      clusters: [{ name: "inCluster", server, caFile: join(saDir, "ca.crt"), skipTLSVerify: false }],
+      users: [{ name: "inClusterUser", authProvider: { name: "tokenFile", config: { tokenFile: join(saDir, "token") } } }],
+      contexts: [{ name: "inClusterContext", cluster: "inCluster", user: "inClusterUser", namespace: contextNamespace }],
+      currentContext: "inClusterContext",
+    });
+    source = "in-cluster service account";
+  } else {
+    const files = (env.KUBECONFIG ?? "")
+      .split(delimiter)
+      .map((f) => f.trim())
+      .filter(Boolean);
+    if (files.length === 0 && env.HOME) files.push(join(env.HOME, ".kube", "config"));
+    const present = files.filter((f) => existsSync(f));
+    if (present.length === 0) {
+      throw new Error(
+        `no Kubernetes configuration: KUBERNETES_SERVICE_HOST is not set (not in a cluster) and ` +
+          `${files.length ? `${files.join(", ")} does not exist` : "neither KUBECONFIG nor HOME is set"}. ` +
+          `Set KUBECONFIG to a kubeconfig file, or use YACI_EXECUTOR=local.`,
+      );
+    }
+    kc.loadFromFile(present[0]!);
+    // Like kubectl: the first file that defines a name (or the current context) wins.
+    for (const f of present.slice(1)) {
+      const more = new KubeConfig();
+      more.loadFromFile(f);
+      if (!kc.currentContext && more.currentContext) kc.setCurrentContext(more.currentContext);
+      for (const c of more.clusters) if (!kc.getCluster(c.name)) kc.addCluster(c);
+      for (const u of more.users) if (!kc.getUser(u.name)) kc.addUser(u);
+      for (const c of more.contexts) if (!kc.getContextObject(c.name)) kc.addContext(c);
+    }
+    const ctx = kc.getContextObject(kc.getCurrentContext());
+    if (!ctx) throw new Error(`kubeconfig ${present.join(", ")}: no current context; run \`kubectl config use-context NAME\``);
+    contextNamespace = ctx.namespace || undefined;
+    source = `kubeconfig ${present.join(delimiter)} (context ${ctx.name})`;
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error(`${source}: the current context names no cluster`);
+  const namespace = env.YACI_NAMESPACE?.trim() || contextNamespace || "default";
+  return { kc, namespace, source, server: cluster.server };
 }

@@ -1,11 +1,12 @@
+import { QUANTITY_RE } from "../../config/schema.js";
+
 /**
  * Kubernetes resource quantities (`500m`, `1.5`, `1Gi`, `512M`, `1e9`), parsed to a number of base
- * units (cores or bytes) so two quantities can be compared. Grammar from
- * k8s.io/apimachinery/pkg/api/resource: a signed decimal number followed by a binary SI suffix
- * (Ki…Ei), a decimal SI suffix (n, u, m, k, M, G, T, P, E) or a decimal exponent (e3, E-2).
+ * units (cores or bytes) so two quantities can be compared. The grammar is `.yaci.yml`'s
+ * (`QUANTITY_RE`, from k8s.io/apimachinery/pkg/api/resource without a sign): a decimal number
+ * followed by a binary SI suffix (Ki…Ei), a decimal SI suffix (n, u, m, k, M, G, T, P, E) or a
+ * decimal exponent (e3, E-2).
  */
-const QUANTITY_RE = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/;
-
 const SUFFIX: Record<string, number> = {
   Ki: 2 ** 10,
   Mi: 2 ** 20,
@@ -33,7 +34,7 @@ export function tryParseQuantity(text: string | number): number | undefined {
   const n = Number(m[1]);
   const suffix = m[2] ?? "";
   const factor = /^[eE]/.test(suffix) ? 10 ** Number(suffix.slice(1)) : SUFFIX[suffix];
-  if (factor === undefined || !Number.isFinite(n) || n < 0) return undefined;
+  if (factor === undefined || !Number.isFinite(n)) return undefined;
   return n * factor;
 }
 

@@ -1,14 +1,15 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { once } from "node:events";
 import { constants } from "node:os";
+import { finished as streamFinished } from "node:stream/promises";
 import { shellFlags, type RunSpec } from "../../core/run.js";
 import type { Outcome } from "../../core/status.js";
 import type { CheckoutTokenSource, Executor, JobObservation, RecoveredJob } from "../executor.js";
 import type { LogStore } from "../../logs/log-store.js";
+import type { Logger } from "../../logger.js";
 import { checkout } from "./checkout.js";
-import { killRunProcesses } from "./kill-run-processes.js";
+import { killRunProcesses, sandboxArgs, signalSandbox, type Containment } from "./sandbox.js";
 import { SecretMasker } from "../../logs/secret-masker.js";
 
 export interface LocalExecutorOptions {
@@ -21,6 +22,10 @@ export interface LocalExecutorOptions {
   githubApiUrl: string;
   /** Seconds between SIGTERM and SIGKILL when a job is stopped. */
   killGraceMs?: number;
+  /** Sandboxed or not, decided once at start by `localContainment()` (YACI_LOCAL_SANDBOX). */
+  containment: Containment;
+  /** Where a failure that no run can carry is told (a listener that threw). */
+  log?: Logger;
   now?: () => Date;
   fetch?: typeof fetch;
 }
@@ -34,30 +39,69 @@ interface Active {
   token?: string;
   /** Aborts the checkout download when the job is stopped before its command starts. */
   abort: AbortController;
+  /** Set by finish(): a run ends once, whichever path ends it. */
+  finished?: boolean;
 }
 
 /** Variables a job may inherit from the app's environment: nothing secret, nothing of the app's. */
-const INHERITED = ["PATH", "LANG", "LC_ALL", "TZ", "TMPDIR"];
+const INHERITED = ["PATH", "LANG", "LC_ALL", "TZ"];
+
+/** How long output may stay open after the job's shell exits and its processes are killed. */
+const OUTPUT_GRACE_MS = 2000;
+
+/** Why a spec cannot be started at all (no program takes a NUL in its script or environment). */
+function invalidSpec(spec: RunSpec): string | undefined {
+  if (spec.run.includes("\0")) return "the job's `run` contains a NUL character";
+  for (const [name, value] of Object.entries(spec.env)) {
+    if (name.includes("\0") || String(value).includes("\0")) {
+      return `the job's environment variable ${JSON.stringify(name)} contains a NUL character`;
+    }
+  }
+  return undefined;
+}
+
+/** A sentence for the check run when a job could not be started. */
+function startError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (e?.code === "E2BIG") {
+    return "could not start the job: its environment is too large (E2BIG: Linux takes at most 128 KiB per variable and about 2 MiB in all)";
+  }
+  return `could not start the job: ${e?.message ?? String(err)}`;
+}
+
+function tryKill(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
 
 /**
- * The embedded executor: each job is a `sh -ec` process group on this machine, in a fresh
- * workspace holding the repository at the event's SHA. The image is not used.
+ * The embedded executor: each job is a `sh -e` script on this machine, in a fresh workspace
+ * holding the repository at the event's SHA, inside a bubblewrap sandbox unless the operator
+ * turned it off or it cannot run here (see sandbox.ts). The image is not used.
  */
 export class LocalExecutor implements Executor {
   readonly kind = "local" as const;
+  /** Set when jobs run unsandboxed: every check run's summary says so. */
+  readonly isolationWarning?: string;
   private readonly listeners = new Set<(o: JobObservation) => void>();
   private readonly queue: RunSpec[] = [];
   private readonly active = new Map<string, Active>();
   private readonly stateDir: string;
   private readonly workDir: string;
+  /** Scripts are passed by file, never as an argument (a long one would not fit: E2BIG). */
+  private readonly scriptDir: string;
   private readonly now: () => Date;
 
   constructor(private readonly opts: LocalExecutorOptions) {
     this.stateDir = join(opts.dataDir, "local", "running");
     this.workDir = join(opts.dataDir, "local", "workspaces");
-    mkdirSync(this.stateDir, { recursive: true });
-    mkdirSync(this.workDir, { recursive: true });
+    this.scriptDir = join(opts.dataDir, "local", "scripts");
+    for (const dir of [this.stateDir, this.workDir, this.scriptDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.now = opts.now ?? (() => new Date());
+    if (!opts.containment.sandboxed) this.isolationWarning = opts.containment.warning;
   }
 
   subscribe(fn: (o: JobObservation) => void): () => void {
@@ -66,7 +110,13 @@ export class LocalExecutor implements Executor {
   }
 
   private emit(o: JobObservation): void {
-    for (const fn of this.listeners) fn(o);
+    for (const fn of this.listeners) {
+      try {
+        fn(o);
+      } catch (err) {
+        this.opts.log?.error({ runId: o.runId, err }, "a job observation's handler failed");
+      }
+    }
   }
 
   /** Jobs waiting for a free slot. */
@@ -86,12 +136,30 @@ export class LocalExecutor implements Executor {
       const spec = this.queue.shift()!;
       const a: Active = { spec, startedAt: this.now(), abort: new AbortController() };
       this.active.set(spec.id, a);
-      void this.launch(a);
+      void this.launch(a).catch((err) => this.fail(a, err));
     }
+  }
+
+  /** Whatever went wrong starting a job, its run ends as an `error` that says why, and the app carries on. */
+  private async fail(a: Active, err: unknown): Promise<void> {
+    if (a.finished) return;
+    if (a.child?.pid) tryKill(-a.child.pid, "SIGKILL");
+    const message = startError(err);
+    try {
+      await this.opts.logs.append(a.spec.id, `yaci: ${message}\n`);
+    } catch {
+      // the log may be what failed
+    }
+    this.finish(a, "error", undefined, message);
   }
 
   private async launch(a: Active): Promise<void> {
     const { spec } = a;
+    const invalid = invalidSpec(spec);
+    if (invalid) {
+      await this.opts.logs.write(spec.id, `yaci: ${invalid}\n`);
+      return this.finish(a, "error", undefined, invalid);
+    }
     writeFileSync(join(this.stateDir, `${spec.id}.json`), JSON.stringify({ spec }));
     this.emit({ runId: spec.id, phase: "running", startedAt: a.startedAt });
     const dir = join(this.workDir, spec.id);
@@ -116,38 +184,77 @@ export class LocalExecutor implements Executor {
       return this.finish(a, "error", undefined, message);
     }
     if (a.stopReason) return this.finish(a, a.stopReason);
-
-    const log = createWriteStream(this.opts.logs.path(spec.id), { flags: "a" });
-    const child = spawn("sh", [shellFlags(spec), spec.run], {
-      cwd: dir,
-      env: this.jobEnv(spec, join(dir, ".home")),
-      detached: true, // its own process group, so a stop reaches every child
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    a.child = child;
-    child.stdout!.pipe(log, { end: false });
-    child.stderr!.pipe(log, { end: false });
-    const closed = once(child, "close");
-    const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
-    // The job is over when its shell exits: what it left in the background goes with it (as on
-    // GitHub Actions), so a stray `server &` neither keeps the job open nor outlives it.
-    try {
-      process.kill(-child.pid!, "SIGKILL");
-    } catch {
-      // the group is already empty
-    }
-    killRunProcesses(spec.id); // and any that left the group (setsid)
-    await closed;
-    log.end();
-    await once(log, "close");
-    const exitCode = code ?? 128 + signalNumber(signal);
+    const exitCode = await this.runScript(a, dir);
     if (a.stopReason) return this.finish(a, a.stopReason, exitCode);
     return this.finish(a, exitCode === 0 ? "succeeded" : "failed", exitCode);
   }
 
+  /**
+   * Runs the job's script, from a file, in the sandbox when there is one, and resolves with its
+   * exit code once no process of the job is left. The job's environment is bwrap's own (bwrap
+   * passes it on): it never appears on a command line, which every user of the machine can read.
+   */
+  private async runScript(a: Active, dir: string): Promise<number> {
+    const { spec } = a;
+    const { containment } = this.opts;
+    const script = join(this.scriptDir, `${spec.id}.sh`);
+    writeFileSync(script, spec.run, { mode: 0o600 });
+    const shell = ["sh", ...(shellFlags(spec) === "-ec" ? ["-e"] : []), script];
+    const env = this.jobEnv(spec, join(dir, ".home"));
+    // detached: its own process group, so a stop reaches every child (unsandboxed) or bwrap.
+    const child = containment.sandboxed
+      ? spawn(containment.sandbox.bwrap, [...sandboxArgs(containment.sandbox, { workspace: dir, script }), ...shell], {
+          cwd: dir,
+          env,
+          detached: true,
+          stdio: ["ignore", "pipe", "pipe"],
+        })
+      : spawn(shell[0]!, shell.slice(1), { cwd: dir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    a.child = child;
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+      child.once("exit", (code, signal) => resolve([code, signal]));
+      child.once("error", reject); // could not be started (ENOENT, EACCES…): no "exit" follows
+    });
+    const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
+    const log = createWriteStream(this.opts.logs.path(spec.id), { flags: "a" });
+    let logError: Error | undefined;
+    log.on("error", (err) => {
+      logError ??= err;
+      child.stdout?.resume(); // the output goes nowhere rather than blocking the job
+      child.stderr?.resume();
+    });
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    let code: number | null;
+    let signal: NodeJS.Signals | null;
+    try {
+      [code, signal] = await exited;
+    } catch (err) {
+      log.destroy();
+      throw err;
+    }
+    // The job is over when its shell exits: what it left in the background goes with it (as on
+    // GitHub Actions), so a stray `server &` neither keeps the job open nor outlives it. In the
+    // sandbox the kernel has already seen to it (the sandbox's init ends with the shell).
+    tryKill(-child.pid!, "SIGKILL");
+    if (!containment.sandboxed) killRunProcesses(spec.id); // and any that left the group (setsid)
+    // Unsandboxed, a process that escaped both may still hold the output open: it is cut off.
+    let cutOff: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise<void>((resolve) => (cutOff = setTimeout(resolve, OUTPUT_GRACE_MS)))]);
+    clearTimeout(cutOff);
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    log.end();
+    await streamFinished(log).catch(() => undefined);
+    if (logError) throw new Error(`could not write the log: ${logError.message}`);
+    return code ?? 128 + signalNumber(signal);
+  }
+
   private jobEnv(spec: RunSpec, home: string): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
-    for (const name of INHERITED) if (process.env[name] !== undefined) env[name] = process.env[name];
+    // Sandboxed, /tmp is the job's own: the app's TMPDIR would point where the job cannot write.
+    const inherited = this.opts.containment.sandboxed ? INHERITED : [...INHERITED, "TMPDIR"];
+    for (const name of inherited) if (process.env[name] !== undefined) env[name] = process.env[name];
     return {
       ...env,
       ...spec.env,
@@ -163,11 +270,12 @@ export class LocalExecutor implements Executor {
   }
 
   private finish(a: Active, outcome: Outcome, exitCode?: number, message?: string): void {
+    if (a.finished) return;
+    a.finished = true;
     const { spec } = a;
     clearTimeout(a.timer);
     this.active.delete(spec.id);
-    rmSync(join(this.stateDir, `${spec.id}.json`), { force: true });
-    rmSync(join(this.workDir, spec.id), { recursive: true, force: true });
+    this.removeFiles(spec.id);
     const o: JobObservation = { runId: spec.id, phase: "finished", outcome, finishedAt: this.now(), startedAt: a.startedAt };
     if (exitCode !== undefined) o.exitCode = exitCode;
     if (message) o.message = message;
@@ -175,6 +283,18 @@ export class LocalExecutor implements Executor {
     this.pump();
   }
 
+  /** The state file, script and workspace of a run (never throws: a run must still end). */
+  private removeFiles(id: string): void {
+    for (const path of [join(this.stateDir, `${id}.json`), join(this.scriptDir, `${id}.sh`), join(this.workDir, id)]) {
+      try {
+        rmSync(path, { recursive: true, force: true });
+      } catch (err) {
+        this.opts.log?.warn({ runId: id, err }, `could not remove ${path}`);
+      }
+    }
+  }
+
+  /** SIGTERM to the job's processes, SIGKILL to all that is left after the grace period. */
   private stop(a: Active, reason: "cancelled" | "timed_out"): void {
     if (a.stopReason) return;
     a.stopReason = reason;
@@ -183,18 +303,15 @@ export class LocalExecutor implements Executor {
       a.abort.abort(); // still checking out: launch() sees stopReason and finishes
       return;
     }
-    try {
-      process.kill(-pid, "SIGTERM");
-    } catch {
-      return;
-    }
-    setTimeout(() => {
+    // Sandboxed, the job's processes get the SIGTERM, not bwrap (whose end would SIGKILL them at once).
+    if (!(this.opts.containment.sandboxed && signalSandbox(pid, "SIGTERM"))) {
       try {
-        process.kill(-pid, "SIGKILL");
+        process.kill(-pid, "SIGTERM");
       } catch {
-        // already gone
+        return;
       }
-    }, this.opts.killGraceMs ?? 5000).unref();
+    }
+    setTimeout(() => tryKill(-pid, "SIGKILL"), this.opts.killGraceMs ?? 5000).unref();
   }
 
   async cancel(runId: string): Promise<void> {
@@ -217,8 +334,8 @@ export class LocalExecutor implements Executor {
       try {
         const { spec } = JSON.parse(readFileSync(file, "utf8")) as { spec: RunSpec };
         if (this.active.has(spec.id)) continue;
-        killRunProcesses(spec.id);
-        rmSync(join(this.workDir, spec.id), { recursive: true, force: true });
+        killRunProcesses(spec.id); // unsandboxed, the job's; sandboxed, bwrap (which carries the job's environment)
+        this.removeFiles(spec.id);
         found.push({ spec, observation: { runId: spec.id, phase: "finished", outcome: "interrupted", finishedAt: this.now() } });
       } catch {
         // unreadable state: nothing to adopt

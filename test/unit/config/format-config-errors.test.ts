@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatConfigErrors, inlineCode } from "../../../src/config/format-config-errors.js";
+import { formatConfigErrors } from "../../../src/config/format-config-errors.js";
+import { inlineCode } from "../../../src/config/messages.js";
 import { parseConfig } from "../../../src/config/parse-config.js";
 import type { ConfigError } from "../../../src/config/yaci-config.js";
 

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import nock from "nock";
 import { Octokit } from "@octokit/rest";
-import { CATCHUP_FILE, nextCursor, startCatchUp, type CatchUp, type CatchUpOctokit, type CatchUpOptions, type CatchUpTimer } from "../../../src/github/catch-up.js";
-import { catchUpOptionsFromEnv } from "../../../src/github/catch-up-options.js";
+import type { Timers } from "../../../src/clock.js";
+import { CATCHUP_FILE, catchUpOptionsFromEnv, nextCursor, startCatchUp, type CatchUp, type CatchUpOctokit, type CatchUpOptions } from "../../../src/github/catch-up.js";
 import type { DeliveryRecord } from "../../support/github-stand-in-types.js";
 
 const NOW = Date.parse("2024-06-01T12:00:00Z");
@@ -91,7 +91,7 @@ interface LogLine {
 }
 
 /** A timer that only fires when the test says so. */
-class ManualTimer implements CatchUpTimer {
+class ManualTimer implements Timers {
   pending: Array<{ fn: () => void; ms: number; handle: number }> = [];
   private n = 0;
   setTimeout(fn: () => void, ms: number): unknown {

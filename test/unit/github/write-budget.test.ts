@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { WriteBudget } from "../../../src/github/write-budget.js";
+import { WriteBudget } from "../../../src/github/octokit.js";
 
 function clocked(windows = [{ limit: 3, ms: 60_000 }]) {
   let t = 1_000_000;

@@ -1,31 +1,13 @@
 import { Watch, type KubeConfig } from "@kubernetes/client-node";
+import { realTimers, type Timers } from "../../clock.js";
+import { httpStatusOf } from "../../http-status.js";
+import type { Logger } from "../../logger.js";
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
 
 export interface KubeObject {
   metadata?: { name?: string; resourceVersion?: string; uid?: string; labels?: Record<string, string> };
 }
-
-export interface Logger {
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
-  debug?(msg: string): void;
-}
-
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realTimers: Timers = {
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref?.();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
 
 export interface ListWatchOptions<T extends KubeObject> {
   /** For log lines: "jobs", "pods". */
@@ -51,8 +33,8 @@ type WatchEnd = { kind: "closed" } | { kind: "timeout" } | { kind: "gone" } | { 
 
 function describe(err: unknown): string {
   if (err && typeof err === "object") {
-    const e = err as { statusCode?: number; code?: unknown; message?: string; cause?: { code?: string; message?: string } };
-    const status = e.statusCode ?? (typeof e.code === "number" ? e.code : undefined);
+    const e = err as { message?: string; cause?: { code?: string; message?: string } };
+    const status = httpStatusOf(err);
     const cause = e.cause?.code ?? e.cause?.message;
     return [status ? `HTTP ${status}` : undefined, e.message, cause].filter(Boolean).join(": ");
   }
@@ -60,8 +42,7 @@ function describe(err: unknown): string {
 }
 
 function isGone(err: unknown): boolean {
-  const e = err as { statusCode?: number; code?: unknown } | undefined;
-  return e?.statusCode === 410 || e?.code === 410;
+  return httpStatusOf(err) === 410;
 }
 
 /**
@@ -144,13 +125,13 @@ export class ListWatch<T extends KubeObject> {
     const wait = this.delayMs;
     this.delayMs = Math.min(this.delayMs * 2, this.backoff.maxMs);
     const msg = `kubernetes: ${this.o.name} ${what} failed (${describe(err)}); retrying in ${Math.round(wait / 100) / 10}s`;
-    if (this.failures === 1) this.o.log?.error(msg);
-    else this.o.log?.warn(msg);
+    if (this.failures === 1) this.o.log?.error({}, msg);
+    else this.o.log?.warn({}, msg);
     return wait;
   }
 
   private succeeded(): void {
-    if (this.failures > 0) this.o.log?.info(`kubernetes: ${this.o.name} list/watch works again`);
+    if (this.failures > 0) this.o.log?.info({}, `kubernetes: ${this.o.name} list/watch works again`);
     this.failures = 0;
     this.healthy = true;
     this.lastError = undefined;
@@ -185,7 +166,7 @@ export class ListWatch<T extends KubeObject> {
       if (this.stopped) return;
       switch (end.kind) {
         case "gone":
-          this.o.log?.info(`kubernetes: ${this.o.name} watch: resourceVersion ${this.resourceVersion} is too old (410 Gone); re-listing`);
+          this.o.log?.info({}, `kubernetes: ${this.o.name} watch: resourceVersion ${this.resourceVersion} is too old (410 Gone); re-listing`);
           this.resourceVersion = "";
           break;
         case "relist":
@@ -237,7 +218,7 @@ export class ListWatch<T extends KubeObject> {
         try {
           this.o.onEvent(type, obj);
         } catch (err) {
-          this.o.log?.error(`kubernetes: ${this.o.name} event handler failed: ${describe(err)}`);
+          this.o.log?.error({}, `kubernetes: ${this.o.name} event handler failed: ${describe(err)}`);
         }
       };
       this.watch
