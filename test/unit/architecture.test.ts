@@ -141,3 +141,22 @@ describe("modules", () => {
     expect(findCycles(new Map([["a.ts", ["b.ts"]], ["b.ts", []]]))).toEqual([]);
   });
 });
+
+describe("module sizes (a module per concept)", () => {
+  const lines = (f: string) => readFileSync(f, "utf8").split("\n").length;
+  const graph = srcGraph();
+  const importers = (f: string) => [...graph.values()].filter((targets) => targets.includes(f)).length;
+
+  it("src/ holds about 70 files at most", () => {
+    expect(ALL.length).toBeLessThanOrEqual(72);
+  });
+
+  it("no file over 450 lines: past that, look for a second concept inside", () => {
+    expect(ALL.filter((f) => lines(f) > 450).map(rel)).toEqual([]);
+  });
+
+  it("no file under 20 lines unless at least three modules import it (entry points aside)", () => {
+    const tiny = ALL.map(rel).filter((f) => !["main.ts", "index.ts"].includes(f) && lines(join(SRC, f)) < 20 && importers(f) < 3);
+    expect(tiny).toEqual([]);
+  });
+});
