@@ -5,6 +5,10 @@ const benches = [
   ["--expose-gc", "--import", "tsx", "bench/log-excerpt.ts"],
   ["--import", "tsx", "bench/reporting-latency.ts"],
   ["--import", "tsx", "bench/kubernetes-requests.ts", "20", "200"],
+  ["--import", "tsx", "bench/config-parse.ts"],
+  ["--import", "tsx", "bench/run-page.ts"],
+  ["--import", "tsx", "bench/job-overhead.ts"],
+  ["--import", "tsx", "bench/webhook-intake.ts", "200"],
 ];
 let failed = 0;
 for (const args of benches) {

@@ -3,10 +3,11 @@ import type { ApplicationFunction } from "probot";
 import { loadDeps, type Deps, type DepsOverrides, type Env } from "./deps.js";
 import { registerHandlers } from "./github/handlers.js";
 import { createHttpHandler } from "./http/router.js";
+import { createIntakeHandler } from "./github/intake.js";
 import { startLogRetention } from "./logs/retention.js";
 import { catchUpOptionsFromEnv, startCatchUp } from "./github/catch-up.js";
 
-/** YACI's version, from package.json (read once at start), for the home page. */
+/** YACI's version, from package.json (read once at start), for the start-up log (never served over HTTP). */
 const VERSION: string = (() => {
   try {
     return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
@@ -16,7 +17,7 @@ const VERSION: string = (() => {
 })();
 
 /**
- * The Probot app: webhooks → scheduler; the HTTP surface (API, run pages, health, metrics) on the
+ * The Probot app: webhooks → inbox → scheduler; the HTTP surface (API, run pages, health, metrics) on the
  * same server; log retention; and recovery of what a previous process left running.
  */
 export function createApp(env: Env = process.env, overrides?: DepsOverrides, onReady?: (deps: Deps) => void): ApplicationFunction {
@@ -29,13 +30,27 @@ export function createApp(env: Env = process.env, overrides?: DepsOverrides, onR
       forkConfig: deps.forkConfig,
       onDelivery: (event, outcome) => deps.metrics.webhook(event, outcome),
     });
+    // Webhooks: verified, stored in the inbox, answered 202; the inbox worker runs the handlers.
+    if (overrides?.intake) {
+      addHandler(
+        createIntakeHandler({
+          ...overrides.intake,
+          inbox: deps.inbox,
+          deliveries: deps.deliveries,
+          log: app.log,
+          onDelivery: (event, outcome) => deps.metrics.webhook(event, outcome),
+        }),
+      );
+    }
+    // What the inbox holds from before a restart first, then each new delivery.
+    deps.inboxWorker.start();
     addHandler(
       createHttpHandler({
         runs: deps.store,
         logs: deps.logs,
         submit: async ({ command, image }) => ({ id: deps.scheduler.submitCommand(command, image).spec.id }),
         ready: () => deps.executor.ready(),
-        about: { executor: deps.executor.kind, version: VERSION },
+        about: { executor: deps.executor.kind },
         followLog: deps.executor.followLog?.bind(deps.executor),
         metrics: deps.metrics,
         now: () => new Date(),
@@ -52,7 +67,7 @@ export function createApp(env: Env = process.env, overrides?: DepsOverrides, onR
         for (const id of ids) if (deps.store.get(id)?.reported?.phase === "completed") deps.store.remove(id);
       },
     });
-    app.log.info({ executor: deps.executor.kind, dataDir: deps.dataDir }, "YACI ready");
+    app.log.info({ executor: deps.executor.kind, dataDir: deps.dataDir, version: VERSION }, "YACI ready");
     deps.scheduler.recover().catch((err) => app.log.error({ err }, "recovery after restart failed"));
     // Webhooks GitHub could not deliver while the app was down are asked for again.
     const catchUp = catchUpOptionsFromEnv(env);

@@ -2,38 +2,64 @@
  * Branch filters of `on.push.branches` / `on.pull_request.branches`: glob patterns where `*`
  * matches any run of characters except `/` and `**` matches anything (including `/`). Every other
  * character is literal. Patterns match the whole branch name (`main`, not `refs/heads/main`).
+ *
+ * Both the pattern and the branch name come from whoever pushes, so matching never backtracks:
+ * it follows every position of the pattern at once (a Thompson NFA), in O(pattern × name) time
+ * and O(pattern) memory, whatever the input (`*a*a*a…!` against `aaaa…` included).
  */
 import type { EventFilter, JobConfig, YaciConfig } from "./yaci-config.js";
 
-const cache = new Map<string, RegExp>();
+/** A compiled pattern: a literal character, `*` (within a segment) or `**` (anything). */
+type Token = string | typeof STAR | typeof ANY;
+const STAR = 1;
+const ANY = 2;
 
-function compile(pattern: string): RegExp {
-  let re = cache.get(pattern);
-  if (!re) {
-    let src = "";
-    for (let i = 0; i < pattern.length; i++) {
-      const c = pattern[i]!;
-      if (c === "*") {
-        if (pattern[i + 1] === "*") {
-          src += ".*";
-          while (pattern[i + 1] === "*") i++;
-        } else {
-          src += "[^/]*";
-        }
-      } else {
-        src += c.replace(/[.+?^${}()|[\]\\/-]/g, "\\$&");
-      }
-    }
-    re = new RegExp(`^${src}$`, "s");
-    if (cache.size > 1000) cache.clear();
-    cache.set(pattern, re);
+function tokenize(pattern: string): Token[] {
+  const out: Token[] = [];
+  for (let i = 0; i < pattern.length; i++) {
+    if (pattern[i] !== "*") out.push(pattern[i]!);
+    else if (pattern[i + 1] === "*") {
+      while (pattern[i + 1] === "*") i++;
+      out.push(ANY);
+    } else out.push(STAR);
   }
-  return re;
+  return out;
+}
+
+/** Adds state `i` and every state reachable from it without reading a character. */
+function enter(tokens: Token[], states: Uint8Array, i: number): void {
+  while (i <= tokens.length && !states[i]) {
+    states[i] = 1;
+    if (i === tokens.length || typeof tokens[i] === "string") return;
+    i++; // a star may match nothing
+  }
 }
 
 /** Whether `branch` (a short name such as `release/1.2`) matches the glob `pattern`. */
 export function branchMatches(pattern: string, branch: string): boolean {
-  return compile(pattern).test(branch);
+  const tokens = tokenize(pattern);
+  let states = new Uint8Array(tokens.length + 1);
+  let next = new Uint8Array(tokens.length + 1);
+  enter(tokens, states, 0);
+  for (let k = 0; k < branch.length; k++) {
+    const c = branch[k]!;
+    next.fill(0);
+    let any = false;
+    for (let i = 0; i < tokens.length; i++) {
+      if (!states[i]) continue;
+      const t = tokens[i]!;
+      if (t === ANY || (t === STAR && c !== "/")) {
+        enter(tokens, next, i);
+        any = true;
+      } else if (t === c) {
+        enter(tokens, next, i + 1);
+        any = true;
+      }
+    }
+    if (!any) return false;
+    [states, next] = [next, states];
+  }
+  return states[tokens.length] === 1;
 }
 
 /**

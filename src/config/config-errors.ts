@@ -5,7 +5,7 @@
  * at a config path, which is what gives every error its position.
  */
 import { distance } from "fastest-levenshtein";
-import { isAlias, isMap, isNode, isScalar, isSeq, visit, type Document, type Node, type YAMLError } from "yaml";
+import { isAlias, isMap, isNode, isScalar, isSeq, visit, type Alias, type Document, type Node, type Pair, type YAMLError, type YAMLMap } from "yaml";
 import type * as z from "zod";
 import { tryParseDuration } from "./duration.js";
 import { FIELD_RULES, inlineCode, type FieldKind, type IssueParams } from "./messages.js";
@@ -16,7 +16,7 @@ import type { ConfigError } from "./yaci-config.js";
 
 /** One step of a path into the config: a mapping key or a list index. */
 export type PathSegment = string | number;
-type ParsedDoc = Document.Parsed;
+export type ParsedDoc = Document.Parsed;
 
 /** What the error builders read: the YAML document, its text, and offset → 1-based position. */
 export interface ParseContext {
@@ -40,13 +40,41 @@ export function keyString(key: unknown): string {
   return String(key);
 }
 
+/** Each mapping's pairs by key (the first of duplicates), built once: `locate` costs O(path length). */
+const pairIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+function pairOf(map: YAMLMap, name: string): Pair | undefined {
+  let index = pairIndex.get(map);
+  if (!index) {
+    index = new Map();
+    for (const p of map.items) {
+      const k = keyString(p.key);
+      if (!index.has(k)) index.set(k, p);
+    }
+    pairIndex.set(map, index);
+  }
+  return index.get(name);
+}
+
+/** `alias.resolve` searches the whole document: resolve each alias once. */
+const aliasTargets = new WeakMap<Node, Node | null>();
+
+function resolveAlias(doc: ParsedDoc, alias: Alias): Node | undefined {
+  let target = aliasTargets.get(alias);
+  if (target === undefined) {
+    target = (alias.resolve(doc) as Node | undefined) ?? null;
+    aliasTargets.set(alias, target);
+  }
+  return target ?? undefined;
+}
+
 export function locate(doc: ParsedDoc, path: readonly PathSegment[]): Location {
   let node: Node | null = (doc.contents as Node | null) ?? null;
   let key: Node | null = null;
   for (const seg of path) {
-    if (node && isAlias(node)) node = (node.resolve(doc) as Node | undefined) ?? node;
+    if (node && isAlias(node)) node = resolveAlias(doc, node) ?? node;
     if (node && isMap(node)) {
-      const pair = node.items.find((p) => keyString(p.key) === String(seg));
+      const pair = pairOf(node, String(seg));
       if (!pair) return { node, key, found: false };
       key = isNode(pair.key) ? pair.key : null;
       node = isNode(pair.value) ? pair.value : null;
@@ -229,6 +257,16 @@ function ruleFor(path: readonly PathSegment[]): { expect: string; hint: string }
   return kind ? FIELD_RULES[kind] : undefined;
 }
 
+/**
+ * Where an issue's error will point (roughly: at its node), so that only the first issues of a
+ * file need their messages built. An `unrecognized_keys` issue must name a single key.
+ */
+export function issueOffset(ctx: ParseContext, issue: z.core.$ZodIssue): number {
+  const path = issue.path as PathSegment[];
+  if (issue.code === "unrecognized_keys") return offsetOf(locate(ctx.doc, [...path, issue.keys[0]!]), "key");
+  return offsetOf(locate(ctx.doc, path), undefined);
+}
+
 export function issueErrors(ctx: ParseContext, issue: z.core.$ZodIssue, prefix: readonly PathSegment[]): ConfigError[] {
   const path: PathSegment[] = [...prefix, ...(issue.path as PathSegment[])];
   const where = (at?: "key" | "value") => ctx.pos(offsetOf(locate(ctx.doc, path), at));
@@ -348,15 +386,6 @@ export function yamlError(ctx: ParseContext, e: YAMLError): ConfigError {
   // Indentation errors point at the start of the line: move to its first character.
   while (ctx.text[offset] === " ") offset++;
   const at = ctx.pos(offset);
-  if (e.code === "DUPLICATE_KEY") {
-    const key = findKeyAt(ctx.doc, e.pos[0]);
-    const name = key !== undefined ? inlineCode(String(key)) : "this key";
-    return {
-      ...at,
-      message: `duplicate key ${key !== undefined ? name : ""}`.trim(),
-      hint: `Remove one of the ${name} entries or merge them: a key may appear only once in a mapping.`,
-    };
-  }
   let message = e.message.replace(/\s+at line \d+, column \d+:?[\s\S]*$/, "").trim();
   message = `YAML syntax error: ${message.charAt(0).toLowerCase()}${message.slice(1)}`;
   return { ...at, message, hint: YAML_HINTS[e.code] ?? "Check the YAML syntax at this position; quoting the value often helps." };
@@ -390,30 +419,20 @@ export function reservedKeys(ctx: ParseContext): ConfigError[] {
   return out;
 }
 
-function findKeyAt(doc: ParsedDoc, offset: number): unknown {
-  let found: unknown;
-  visit(doc, {
-    Pair(_, pair) {
-      if (isNode(pair.key) && pair.key.range?.[0] === offset) {
-        found = isScalar(pair.key) ? pair.key.value : String(pair.key);
-        return visit.BREAK;
-      }
-      return undefined;
-    },
-  });
-  return found;
-}
-
+/** The first alias whose anchor is not defined before it (one pass, in document order). */
 export function findBrokenAlias(doc: ParsedDoc): Node | undefined {
+  const anchors = new Set<string>();
   let found: Node | undefined;
-  visit(doc, {
-    Alias(_, alias) {
-      if (!alias.resolve(doc)) {
-        found = alias;
+  visit(doc, (_, node) => {
+    if (isAlias(node)) {
+      if (!anchors.has(node.source)) {
+        found = node;
         return visit.BREAK;
       }
-      return undefined;
-    },
+    } else if (isNode(node) && node.anchor) {
+      anchors.add(node.anchor);
+    }
+    return undefined;
   });
   return found;
 }

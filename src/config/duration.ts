@@ -2,7 +2,7 @@
  * Durations in `.yaci.yml` (`timeout: 15m`): a number followed by `h`, `m` or `s`, optionally
  * combined in that order (`1h30m`, `2m30s`, `1.5h`). Bounds: more than 0 and at most 6h.
  */
-import { inlineCode } from "./messages.js";
+import { inlineCode, showValue } from "./messages.js";
 import { MAX_TIMEOUT_MS } from "./yaci-config.js";
 
 /** The accepted syntax, also used by the JSON schema (`pattern`). Bounds are checked separately. */
@@ -33,15 +33,15 @@ export function formatDuration(ms: number): string {
 export function tryParseDuration(text: string, max = MAX_TIMEOUT_MS): DurationResult {
   const t = text.trim();
   const m = DURATION_RE.exec(t);
-  if (!m || t === "") return { ok: false, message: `must be a duration like 15m, got ${inlineCode(text)}`, hint: hintFor(t) };
+  if (!m || t === "") return { ok: false, message: `must be a duration like 15m, got ${showValue(text)}`, hint: hintFor(t) };
   const ms = Math.round(
     Number(m[1] ?? 0) * UNIT_MS.h + Number(m[2] ?? 0) * UNIT_MS.m + Number(m[3] ?? 0) * UNIT_MS.s,
   );
-  if (!(ms > 0)) return { ok: false, message: `must be longer than 0, got ${inlineCode(text)}`, hint: "Use a positive duration such as `10m`." };
+  if (!(ms > 0)) return { ok: false, message: `must be longer than 0, got ${showValue(text)}`, hint: "Use a positive duration such as `10m`." };
   if (ms > max)
     return {
       ok: false,
-      message: `must be at most ${formatDuration(max)}, got ${inlineCode(text)}`,
+      message: `must be at most ${formatDuration(max)}, got ${showValue(text)}`,
       hint: `Use ${formatDuration(max)} or less; split very long work into several jobs.`,
     };
   return { ok: true, ms };
@@ -61,6 +61,7 @@ const WORD_UNITS: Array<[RegExp, string]> = [
 ];
 
 function hintFor(t: string): string {
+  if (t.length > 20) return GENERIC_HINT; // hints quote the value: keep them short
   if (/^\d+(?:\.\d+)?$/.test(t)) return `Add a unit: \`${t}m\` for minutes (or \`${t}s\`, \`${t}h\`).`;
   if (/^\d+(?:\.\d+)?\s*ms$/i.test(t)) return "Milliseconds are not supported: use s, m or h, e.g. `30s`.";
   if (/^\d+(?:\.\d+)?\s*(?:d|days?|w|weeks?)$/i.test(t)) return "Days and weeks are not supported: the longest timeout is 6h.";

@@ -16,6 +16,8 @@ export interface FormatOptions {
   maxErrors?: number;
   /** Hard cap on the output length (default 65,535, GitHub's limit). */
   maxLength?: number;
+  /** Problems the parser counted but did not list (`ParseResult.omitted`). */
+  omitted?: number;
 }
 
 const MAX_QUOTED_LINE = 160;
@@ -25,7 +27,7 @@ export function formatConfigErrors(errors: ConfigError[], source: string, option
   const maxErrors = options.maxErrors ?? 50;
   const maxLength = options.maxLength ?? CHECK_RUN_TEXT_LIMIT;
   const lines = source.split(/\r\n|\r|\n/);
-  const n = errors.length;
+  const n = errors.length + (options.omitted ?? 0);
   const head = `${n === 1 ? "1 problem" : `${n} problems`} in ${inlineCode(fileName)}:`;
   const parts: string[] = [head];
   let length = head.length;
@@ -46,7 +48,9 @@ function formatOne(err: ConfigError, lines: string[]): string {
   const out = [`line ${err.line}, column ${err.column}: ${err.message}`];
   const text = lines[err.line - 1];
   if (text !== undefined) {
-    const { quoted, caretAt } = window(text, Math.max(1, err.column));
+    // Control characters (a NUL) become U+FFFD, one for one, so the caret stays under the column.
+    // eslint-disable-next-line no-control-regex
+    const { quoted, caretAt } = window(text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, "\uFFFD"), Math.max(1, err.column));
     // The caret copies tabs from the quoted line so it stays under the column.
     const caretPad = [...quoted.slice(0, caretAt - 1)].map((c) => (c === "\t" ? "\t" : " ")).join("");
     const longest = Math.max(0, ...(quoted.match(/`+/g) ?? []).map((r) => r.length));

@@ -11,7 +11,9 @@ import type * as z from "zod";
 
 /** A Markdown code span that survives backticks in `text` (and never spans lines). */
 export function inlineCode(text: string): string {
-  const oneLine = text.replace(/\r?\n/g, "⏎");
+  // Control characters (a NUL, an escape) would break the Markdown or the API request: show them.
+  // eslint-disable-next-line no-control-regex
+  const oneLine = text.replace(/\r?\n/g, "⏎").replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
   if (oneLine === "") return "` `";
   const longest = Math.max(0, ...(oneLine.match(/`+/g) ?? []).map((r) => r.length));
   const fence = "`".repeat(longest + 1);

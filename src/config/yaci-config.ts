@@ -51,4 +51,8 @@ export interface ConfigError {
   path?: string;
 }
 
-export type ParseResult = { ok: true; config: YaciConfig } | { ok: false; errors: ConfigError[] };
+/**
+ * A failed parse lists at most `CONFIG_LIMITS.errors` problems, the first ones in the file;
+ * `omitted` counts the rest.
+ */
+export type ParseResult = { ok: true; config: YaciConfig } | { ok: false; errors: ConfigError[]; omitted?: number };

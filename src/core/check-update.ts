@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { RunRecord, ReportedState } from "./run.js";
 import { assertNever, type Conclusion, type RunPhase } from "./status.js";
 import { formatDuration } from "./format-duration.js";
+import { describePosition } from "./queue-policy.js";
 import type { Annotation } from "../logs/annotations.js";
 
 /** A button on a check run (GitHub: ≤ 3, label ≤ 20, identifier ≤ 20, description ≤ 40 chars). */
@@ -29,9 +30,21 @@ export interface CheckRunUpdate {
   annotations?: Annotation[];
 }
 
+/** What a running job's check run shows of it so far (the reporter's live-log refresh). */
+export interface LiveLog {
+  /** The end of the log so far, as an excerpt within GitHub's limit (`logs/excerpt.ts`). */
+  text: string;
+  /** How long the job had been running when that log was read. */
+  runningMs: number;
+  /** How often it is refreshed (said in the summary). */
+  intervalMs: number;
+}
+
 export interface CheckUpdateContext {
   /** The log as `output.text` (already an excerpt within GitHub's limit); only sent when completed. */
   logText?: string;
+  /** While the job runs: its log so far, shown as `output.text` (see `LiveLog`). */
+  live?: LiveLog;
   detailsUrl?: string;
   /** Offer a "Cancel" button while the job waits or runs. */
   cancelButton?: boolean;
@@ -46,14 +59,15 @@ function durationMs(r: RunRecord): number | undefined {
   return Date.parse(r.finishedAt) - Date.parse(r.startedAt);
 }
 
-/** The headline a person reads at a glance. */
-export function checkTitle(r: RunRecord): string {
+/** The headline a person reads at a glance (`runningMs`: how long a running job has run, when known). */
+export function checkTitle(r: RunRecord, runningMs?: number): string {
   if (r.spec.notice) return r.message ?? r.spec.notice.title;
   switch (r.phase) {
     case "queued":
-      return r.waitingReason ? `Waiting: ${r.waitingReason}` : "Queued";
+      if (r.waitingReason) return `Waiting: ${r.waitingReason}`;
+      return r.queuePosition ? describePosition(r.queuePosition, r.spec.key.owner) : "Queued";
     case "in_progress":
-      return "Running";
+      return runningMs === undefined ? "Running" : `Running for ${formatDuration(runningMs)}`;
     case "completed":
       break;
     default:
@@ -104,16 +118,21 @@ export function checkSummary(r: RunRecord, executorKind: string, isolationWarnin
   md += row("Duration", took === undefined ? undefined : formatDuration(took));
   md += row("Exit code", r.exitCode === undefined ? undefined : String(r.exitCode));
   if (r.phase === "queued" && r.waitingReason) md += `\n**Waiting:** ${r.waitingReason}\n`;
+  else if (r.phase === "queued" && r.queuePosition) md += `\n**Queue:** ${describePosition(r.queuePosition, r.spec.key.owner)}. Jobs are started fairly between installations, then repositories, then in order of arrival.\n`;
   if (r.message && r.phase === "completed") md += `\n**Result:** ${r.message}\n`;
   if (r.cancelReason) md += `\n**Cancelled:** ${r.cancelReason}\n`;
   if (isolationWarning) md += `\n**Warning:** ${isolationWarning}\n`;
   return md;
 }
 
-/** A fingerprint of everything but the log, so an identical state is not written twice. */
+/**
+ * A fingerprint of everything but the final log, so an identical state is not written twice (a
+ * running job's live log counts: a new one is a new state).
+ */
 export function reportedStateOf(u: CheckRunUpdate): ReportedState {
+  const live = u.status === "in_progress" && u.text !== undefined ? [u.text] : [];
   const digest = createHash("sha256")
-    .update(JSON.stringify([u.title, u.summary, u.detailsUrl ?? "", u.actions?.length ?? 0]))
+    .update(JSON.stringify([u.title, u.summary, u.detailsUrl ?? "", u.actions?.length ?? 0, ...live]))
     .digest("hex")
     .slice(0, 16);
   return { phase: u.status, conclusion: u.conclusion, digest };
@@ -130,9 +149,15 @@ export function toCheckRunUpdate(r: RunRecord, executorKind: string, ctx: CheckU
     headSha: r.spec.key.sha,
     externalId: r.spec.id,
     status: r.phase,
-    title: checkTitle(r),
+    title: checkTitle(r, r.phase === "in_progress" ? ctx.live?.runningMs : undefined),
     summary: checkSummary(r, executorKind, ctx.isolationWarning),
   };
+  if (r.phase === "in_progress" && ctx.live && !r.spec.notice) {
+    const every = formatDuration(ctx.live.intervalMs);
+    const where = ctx.detailsUrl ? `; the [run page](${ctx.detailsUrl}) shows the whole log live` : "";
+    u.summary += `\n**Log so far** (below): its end after ${formatDuration(ctx.live.runningMs)}, refreshed at most every ${every} while it grows${where}.\n`;
+    u.text = ctx.live.text;
+  }
   if (r.startedAt) u.startedAt = r.startedAt;
   const detailsUrl = r.spec.notice?.detailsUrl ?? ctx.detailsUrl;
   if (detailsUrl) u.detailsUrl = detailsUrl;

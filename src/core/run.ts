@@ -1,5 +1,6 @@
 import { assertNever, outcomeToConclusion, type Conclusion, type Outcome, type RunPhase } from "./status.js";
 import type { JobResources } from "../config/yaci-config.js";
+import type { QueuePosition } from "./queue-policy.js";
 
 /** Identifies one job of one commit: YACI runs it at most once per attempt. */
 export interface RunKey {
@@ -32,6 +33,11 @@ export interface RunSpec {
   resources?: JobResources;
   /** Clone the repository at `key.sha` into the workspace (false for `POST /run`). */
   checkout: boolean;
+  /**
+   * When YACI accepted this attempt (ISO time): its place in the fair queue (core/queue-policy.ts).
+   * Absent in records written before the queue: the executor then uses its own time.
+   */
+  acceptedAt?: string;
   /** Not a job but a message shown as a check run (a broken `.yaci.yml`, a fork waiting for approval). */
   notice?: Notice;
 }
@@ -39,6 +45,20 @@ export interface RunSpec {
 /** The shell flags of a run: `-ec` (stop at the first failing command) unless the spec says otherwise. */
 export function shellFlags(spec: Pick<RunSpec, "errexit">): "-ec" | "-c" {
   return spec.errexit === false ? "-c" : "-ec";
+}
+
+/**
+ * Why a spec cannot be started by any executor (no program takes a NUL in its script, an argument
+ * or its environment), or `undefined` when it can.
+ */
+export function invalidSpec(spec: Pick<RunSpec, "run" | "env">): string | undefined {
+  if (spec.run.includes("\0")) return "the job's `run` contains a NUL character";
+  for (const [name, value] of Object.entries(spec.env)) {
+    if (name.includes("\0") || String(value).includes("\0")) {
+      return `the job's environment variable ${JSON.stringify(name)} contains a NUL character`;
+    }
+  }
+  return undefined;
 }
 
 /** A check run that reports something other than a job. */
@@ -70,6 +90,8 @@ export interface RunRecord {
   message?: string;
   /** While queued: why it waits (e.g. "unschedulable: 0/3 nodes have enough memory"). */
   waitingReason?: string;
+  /** While queued for a runner: its place in line, as last shown on the check run. */
+  queuePosition?: QueuePosition;
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;
@@ -85,7 +107,16 @@ export interface RunRecord {
 
 /** What an executor saw of one run. Observations may repeat; consumers must be idempotent. */
 export type JobObservation =
-  | { runId: string; podName?: string; phase: "pending"; waitingReason?: string }
+  | {
+      runId: string;
+      podName?: string;
+      phase: "pending";
+      waitingReason?: string;
+      /** Its place in the fair queue; absent: unchanged (a run admitted to a runner has none). */
+      queuePosition?: QueuePosition;
+      /** Admitted: no longer waits for a runner (its queue position goes). */
+      admitted?: boolean;
+    }
   | { runId: string; podName?: string; phase: "running"; startedAt: Date }
   | {
       runId: string;
@@ -117,16 +148,24 @@ export function applyObservation(r: RunRecord, o: JobObservation): RunRecord | n
 function transition(r: RunRecord, o: JobObservation): RunRecord | null {
   switch (o.phase) {
     case "pending": {
-      if (r.phase !== "queued" || r.waitingReason === o.waitingReason) return null;
+      if (r.phase !== "queued") return null;
+      const position = o.queuePosition;
+      const positionChanged =
+        (position !== undefined && (r.queuePosition?.ahead !== position.ahead || r.queuePosition.aheadSameInstallation !== position.aheadSameInstallation)) ||
+        (o.admitted === true && r.queuePosition !== undefined);
+      if (r.waitingReason === o.waitingReason && !positionChanged) return null;
       const next: RunRecord = { ...r };
       if (o.waitingReason) next.waitingReason = o.waitingReason;
       else delete next.waitingReason;
+      if (position) next.queuePosition = position;
+      if (o.admitted) delete next.queuePosition;
       return next;
     }
     case "running": {
       if (r.phase === "in_progress") return null;
       const next: RunRecord = { ...r, phase: "in_progress", startedAt: r.startedAt ?? o.startedAt.toISOString() };
       delete next.waitingReason;
+      delete next.queuePosition;
       return next;
     }
     case "finished": {
@@ -140,6 +179,7 @@ function transition(r: RunRecord, o: JobObservation): RunRecord | null {
         finishedAt,
       };
       delete next.waitingReason;
+      delete next.queuePosition;
       if (o.exitCode !== undefined) next.exitCode = o.exitCode;
       const message = o.message ?? (o.outcome === "interrupted" ? INTERRUPTED_MESSAGE : undefined);
       if (message) next.message = message;

@@ -1,5 +1,6 @@
 import type { RunSpec } from "../core/run.js";
 import type { JobObservation } from "../core/run.js";
+import type { LogTail } from "../logs/log-store.js";
 
 export type { JobObservation } from "../core/run.js";
 
@@ -51,6 +52,12 @@ export interface Executor {
    * final log written at the end replaces what was copied.
    */
   followLog?(runId: string, signal: AbortSignal): void;
+  /**
+   * Optional: the end of a RUNNING job's log so far (at most about `maxBytes`), for its check run
+   * while it runs; undefined once the job has ended (or is ending), and when there is nothing to
+   * read now (Kubernetes: the per-minute cap on pod-log reads is used up). Never waits for output.
+   */
+  liveLog?(runId: string, maxBytes: number): Promise<LogTail | undefined>;
   /** Is the backend reachable (for `/readyz`)? */
   ready(): Promise<boolean>;
   /** Stop watching and release resources (tests, shutdown). Running jobs are left alone. */

@@ -1,5 +1,7 @@
 import type { Octokit } from "@octokit/rest";
+import { CONFIG_LIMITS, fileTooLarge } from "../config/config-limits.js";
 import { parseConfig } from "../config/parse-config.js";
+import type { ParseResult } from "../config/yaci-config.js";
 import { formatConfigErrors } from "../config/format-config-errors.js";
 import { planJobs } from "../config/branch-filter.js";
 import type { Notice } from "../core/run.js";
@@ -53,15 +55,18 @@ export async function acceptTrigger(
   }
   // A fork's jobs come from the base branch unless the operator trusts forks' own config.
   const configRef = t.fromFork && deps.forkConfig === "base" ? t.branch : t.sha;
-  const text = await readConfig(octokit, t.owner, t.repo, configRef);
-  if (text === null) {
+  const file = await readConfig(octokit, t.owner, t.repo, configRef);
+  if (file === null) {
     log.info({ repo: `${t.owner}/${t.repo}`, ref: configRef }, `no ${CONFIG_PATH}: nothing to run`);
     return "no-config";
   }
-  const parsed = parseConfig(text);
+  // Past 1 MB GitHub sends no content; such a file is over the limit anyway.
+  const parsed: ParseResult = "tooLarge" in file ? { ok: false, errors: [fileTooLarge(file.tooLarge)] } : parseConfig(file.bytes);
   if (!parsed.ok) {
+    const text = "bytes" in file && file.bytes.length <= CONFIG_LIMITS.fileBytes ? file.bytes.toString("utf8") : "";
+    const summary = formatConfigErrors(parsed.errors, text, parsed.omitted ? { omitted: parsed.omitted } : {});
     deps.scheduler.supersede(t);
-    deps.scheduler.acceptNotice(t, CONFIG_CHECK_NAME, { title: "Invalid .yaci.yml", summary: formatConfigErrors(parsed.errors, text) }, "failure");
+    deps.scheduler.acceptNotice(t, CONFIG_CHECK_NAME, { title: "Invalid .yaci.yml", summary }, "failure");
     return "config-error";
   }
   if (parsed.config.cancelSuperseded) {
@@ -73,13 +78,19 @@ export async function acceptTrigger(
   return runs.length > 0 ? "accepted" : "duplicate-or-filtered";
 }
 
-/** `.yaci.yml` at exactly `sha`, or null when the repository has none (then YACI does nothing). */
-async function readConfig(octokit: ContentsOctokit, owner: string, repo: string, sha: string): Promise<string | null> {
+/**
+ * `.yaci.yml` at exactly `sha` as bytes, its size when GitHub sends no content (over 1 MB:
+ * `encoding: "none"`), or null when the repository has none (then YACI does nothing).
+ */
+async function readConfig(octokit: ContentsOctokit, owner: string, repo: string, sha: string): Promise<{ bytes: Buffer } | { tooLarge: number } | null> {
   try {
     const { data } = await octokit.rest.repos.getContent({ owner, repo, path: CONFIG_PATH, ref: sha });
-    const file = data as { type?: string; content?: string; encoding?: string };
+    const file = data as { type?: string; content?: string; encoding?: string; size?: number };
     if (Array.isArray(data) || file.type !== "file" || typeof file.content !== "string") return null;
-    return Buffer.from(file.content, (file.encoding as BufferEncoding) ?? "base64").toString("utf8");
+    if (file.encoding !== "base64" || (typeof file.size === "number" && file.size > CONFIG_LIMITS.fileBytes)) {
+      return { tooLarge: typeof file.size === "number" ? file.size : Buffer.byteLength(file.content) };
+    }
+    return { bytes: Buffer.from(file.content, "base64") };
   } catch (err) {
     if (httpStatusOf(err) === 404) return null;
     throw err;
@@ -110,7 +121,8 @@ function approvalNotice(t: Trigger): Notice {
       `This pull request comes from a fork${t.prAuthor ? `, opened by @${t.prAuthor}` : ""}, who does not have write ` +
       `access to this repository. YACI runs nothing from a fork until a maintainer approves it.\n\n` +
       `**To run the jobs for commit \`${t.sha}\`**, a maintainer (write access) comments \`/ok-to-test\` on the ` +
-      `pull request. The approval covers exactly this commit: a later push needs a new \`/ok-to-test\`.\n\n` +
+      `pull request (or \`/ok-to-test ${sha}\` to name this commit). The approval covers exactly this commit: a later ` +
+      `push needs a new \`/ok-to-test\`.\n\n` +
       `The jobs come from the base branch's \`.yaci.yml\`, and they receive nothing from YACI's environment.`,
     detailsUrl: t.prUrl,
   };

@@ -3,6 +3,15 @@ import type { CheckRunUpdate } from "../core/check-update.js";
 import type { Annotation } from "../logs/annotations.js";
 import { GITHUB_OUTPUT_LIMIT } from "../logs/excerpt.js";
 import type { CheckRunTarget, CheckRunWriter, CommitStatus } from "../runs/reporter.js";
+import { PRIORITY_HEADER } from "./octokit.js";
+
+/**
+ * A queued or in-progress state is an intermediate write (see `WritePriority`): with the
+ * installation's share for those used up it is not sent (`WriteSkipped`); the final one is.
+ */
+function priority(final: boolean): { headers?: Record<string, string> } {
+  return final ? {} : { headers: { [PRIORITY_HEADER]: "intermediate" } };
+}
 
 /** The slice of an installation Octokit this adapter calls. */
 export interface ChecksOctokit {
@@ -54,14 +63,14 @@ export class OctokitCheckRuns implements CheckRunWriter {
 
   async create(t: CheckRunTarget, u: CheckRunUpdate): Promise<number> {
     const octokit = await this.octokitFor(t.installationId);
-    const { data } = await octokit.rest.checks.create({ owner: t.owner, repo: t.repo, ...toCheckRunParams(u) });
+    const { data } = await octokit.rest.checks.create({ owner: t.owner, repo: t.repo, ...toCheckRunParams(u), ...priority(u.status === "completed") });
     return data.id;
   }
 
   async update(t: CheckRunTarget, checkRunId: number, u: CheckRunUpdate): Promise<void> {
     const octokit = await this.octokitFor(t.installationId);
     const { head_sha: _sha, ...params } = toCheckRunParams(u);
-    await octokit.rest.checks.update({ owner: t.owner, repo: t.repo, check_run_id: checkRunId, ...params });
+    await octokit.rest.checks.update({ owner: t.owner, repo: t.repo, check_run_id: checkRunId, ...params, ...priority(u.status === "completed") });
   }
 
   async setStatus(t: CheckRunTarget, sha: string, s: CommitStatus): Promise<void> {
@@ -74,6 +83,7 @@ export class OctokitCheckRuns implements CheckRunWriter {
       context: s.context,
       description: s.description.length > 140 ? `${s.description.slice(0, 139)}…` : s.description,
       ...(s.targetUrl ? { target_url: s.targetUrl } : {}),
+      ...priority(s.state !== "pending"),
     });
   }
 

@@ -1,11 +1,12 @@
 import type { Context, Probot } from "probot";
 import { CANCEL_ACTION } from "../core/check-update.js";
 import { triggerFromPullRequest, triggerFromPush } from "../core/trigger.js";
+import { runId } from "../core/run-id.js";
 import type { Logger } from "../logger.js";
-import type { DeliveryLog } from "../runs/delivery-log.js";
+import { deliveryHash, type DeliveryLog } from "../runs/delivery-log.js";
 import type { Scheduler } from "../runs/scheduler.js";
 import { acceptTrigger, type AcceptDeps, type AcceptOctokit } from "./accept-trigger.js";
-import { handleComment } from "./comment-commands.js";
+import { handleComment, ReplyLimiter } from "./comment-commands.js";
 
 export interface HandlerDeps extends AcceptDeps {
   deliveries: DeliveryLog;
@@ -14,32 +15,59 @@ export interface HandlerDeps extends AcceptDeps {
 }
 
 /**
- * Handles each delivery once (a redelivery, or a concurrent duplicate, does nothing), counts its
- * outcome, and lets a failure reach GitHub (500) so that the delivery can be retried.
+ * Handles each delivery once (a redelivery, a replay under a new id, or a concurrent duplicate does
+ * nothing), counts its outcome, and lets a failure reach the caller (the inbox worker), which
+ * retries a transient one.
  */
 function once(deps: HandlerDeps, event: string, handle: (context: Context) => Promise<string>) {
   return async (context: Context) => {
-    if (!deps.deliveries.begin(context.id)) {
+    // By id (a redelivery) and by content (the same signed body replayed under a new id).
+    const hash = deliveryHash(context.name, context.payload);
+    if (!deps.deliveries.begin(context.id, hash)) {
       context.log.info({ delivery: context.id }, "delivery already handled");
       deps.onDelivery?.(event, "duplicate");
       return;
     }
     try {
       const outcome = await handle(context);
-      deps.deliveries.done(context.id);
+      deps.deliveries.done(context.id, hash);
       deps.onDelivery?.(event, outcome);
     } catch (err) {
-      deps.deliveries.abort(context.id);
+      deps.deliveries.abort(context.id, hash);
       deps.onDelivery?.(event, "error");
       throw err;
     }
   };
 }
 
+interface CheckRunPayload {
+  check_run: { external_id?: string | null; head_sha: string };
+  repository: { name: string; owner: { login: string } };
+}
+
+/**
+ * The run a check-run event names: its `external_id` must be a run (any attempt) YACI made for
+ * that very repository and head SHA. Anything else (another repository's id, a forged or stale
+ * payload) names nothing.
+ */
+function namedRun(scheduler: Scheduler, p: CheckRunPayload): string | undefined {
+  const id = p.check_run.external_id;
+  if (!id) return undefined;
+  for (const r of scheduler.latestRuns(p.repository.owner.login, p.repository.name, p.check_run.head_sha)) {
+    for (let attempt = 1; attempt <= r.spec.attempt; attempt++) if (runId(r.spec.key, attempt) === id) return id;
+  }
+  return undefined;
+}
+
 /** GitHub's "Re-run" on one check run: that job again, as a new attempt. */
-function rerunJob(scheduler: Scheduler, externalId: string, log: Logger): string {
-  const next = scheduler.rerun(externalId);
-  log.info({ runId: externalId, next: next?.spec.id }, next ? "re-run requested" : "re-run ignored (unknown or still running)");
+function rerunJob(scheduler: Scheduler, p: CheckRunPayload, log: Logger): string {
+  const id = namedRun(scheduler, p);
+  if (!id) {
+    log.info({ externalId: p.check_run.external_id, sha: p.check_run.head_sha }, "re-run ignored: not a run of this repository and commit");
+    return "ignored";
+  }
+  const next = scheduler.rerun(id);
+  log.info({ runId: id, next: next?.spec.id }, next ? "re-run requested" : "re-run ignored (still running)");
   return next ? "rerun" : "ignored";
 }
 
@@ -82,6 +110,8 @@ async function rerunSuite(p: SuitePayload, octokit: AcceptOctokit, deps: AcceptD
 
 /** Push, pull-request, re-run, cancel-button and comment events → the scheduler, each delivery once. */
 export function registerHandlers(app: Probot, deps: HandlerDeps): void {
+  // What comments may cost in replies and lookups, per pull request and user (see handleComment).
+  const replies = new ReplyLimiter();
   app.on(
     "push",
     once(deps, "push", (c) => acceptTrigger(triggerFromPush((c as Context<"push">).payload), c.octokit, deps, c.log)),
@@ -95,8 +125,7 @@ export function registerHandlers(app: Probot, deps: HandlerDeps): void {
   app.on(
     "check_run.rerequested",
     once(deps, "check_run.rerequested", async (c) => {
-      const { check_run } = (c as Context<"check_run.rerequested">).payload;
-      return rerunJob(deps.scheduler, check_run.external_id ?? "", c.log);
+      return rerunJob(deps.scheduler, (c as Context<"check_run.rerequested">).payload, c.log);
     }),
   );
   app.on(
@@ -110,8 +139,9 @@ export function registerHandlers(app: Probot, deps: HandlerDeps): void {
     "check_run.requested_action",
     once(deps, "check_run.requested_action", async (c) => {
       const p = (c as Context<"check_run.requested_action">).payload;
-      if (p.requested_action?.identifier !== CANCEL_ACTION.identifier || !p.check_run.external_id) return "ignored";
-      await deps.scheduler.cancel(p.check_run.external_id, `requested by @${p.sender.login}`);
+      const id = namedRun(deps.scheduler, p);
+      if (p.requested_action?.identifier !== CANCEL_ACTION.identifier || !id) return "ignored";
+      await deps.scheduler.cancel(id, `requested by @${p.sender.login}`);
       return "cancelled";
     }),
   );
@@ -130,9 +160,10 @@ export function registerHandlers(app: Probot, deps: HandlerDeps): void {
           author: p.comment.user?.login ?? p.sender.login,
           authorIsBot: p.sender.type === "Bot" || p.comment.user?.type === "Bot",
           isPullRequest: !!p.issue.pull_request,
+          createdAt: p.comment.created_at,
         },
         c.octokit,
-        deps,
+        { ...deps, replies },
         c.log,
       );
     }),

@@ -1,8 +1,7 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { HttpDeps, RunView } from "./env.js";
 import { readBody, sendError, sendJson, sendTooLarge } from "./respond.js";
-import { isRunId } from "./run-access.js";
+import { checkBearer, isRunId } from "./access.js";
 
 /**
  * The original proof of concept's API, kept compatible and made safe:
@@ -37,21 +36,6 @@ export function runApiStatus(run: Pick<RunView, "phase" | "conclusion">): RunApi
   }
 }
 
-/** Compares two secrets in constant time, whatever their lengths (both are hashed first). */
-function safeEqual(a: string, b: string): boolean {
-  const ha = createHash("sha256").update(a).digest();
-  const hb = createHash("sha256").update(b).digest();
-  return timingSafeEqual(ha, hb) && a.length === b.length;
-}
-
-/** The token of an `Authorization: Bearer <token>` header, or undefined. */
-function bearerToken(req: IncomingMessage): string | undefined {
-  const header = req.headers.authorization;
-  if (typeof header !== "string") return undefined;
-  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-  return m ? m[1] : undefined;
-}
-
 /** Checks the bearer token; answers 404 (API off) or 401 itself and returns false when refused. */
 function authorize(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): boolean {
   const expected = deps.env.apiToken;
@@ -59,17 +43,7 @@ function authorize(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): b
     sendError(res, 404, "not found: the API is off (YACI_API_TOKEN is not set)");
     return false;
   }
-  const given = bearerToken(req);
-  if (given === undefined || !safeEqual(given, expected)) {
-    sendError(
-      res,
-      401,
-      given === undefined ? "missing bearer token: send Authorization: Bearer $YACI_API_TOKEN" : "invalid bearer token",
-      { "www-authenticate": 'Bearer realm="yaci"' },
-    );
-    return false;
-  }
-  return true;
+  return checkBearer(req, res, expected, "YACI_API_TOKEN");
 }
 
 function isJson(req: IncomingMessage): boolean {
@@ -77,7 +51,23 @@ function isJson(req: IncomingMessage): boolean {
   return type === "application/json" || /^application\/[a-z0-9.+-]*\+json$/.test(type);
 }
 
-const IMAGE_RE = /^[A-Za-z0-9][A-Za-z0-9._\/:@-]{0,254}$/;
+const MAX_IMAGE_LENGTH = 255;
+const IMAGE_RE = /^[A-Za-z0-9][A-Za-z0-9._\/:@-]*$/;
+/** Why `command` cannot be run, or undefined when it can. */
+function commandProblem(command: string): string | undefined {
+  if (command.trim() === "") return "command is empty: send the shell command as the request body";
+  // No process can receive a NUL in its arguments: spawn would throw, and a pod spec would be cut.
+  // (Its length is bounded by the body's: 413 past MAX_BODY_BYTES.)
+  if (command.includes("\0")) return "command contains a NUL character (\\u0000), which no shell command can carry";
+  return undefined;
+}
+
+/** Why `image` is not an image reference, or undefined when it is one. */
+function imageProblem(image: string): string | undefined {
+  if (image.length > MAX_IMAGE_LENGTH) return `"image" is ${image.length} characters long; at most ${MAX_IMAGE_LENGTH} are allowed`;
+  if (!IMAGE_RE.test(image)) return `"image" is not a valid image reference: ${JSON.stringify(image.slice(0, 100))}`;
+  return undefined;
+}
 
 type Parsed = { ok: true; command: string; image: string } | { ok: false; message: string };
 
@@ -85,8 +75,8 @@ function parseRunBody(req: IncomingMessage, body: Buffer): Parsed {
   if (!isJson(req)) {
     // The raw body is the command, whatever the content type (curl -d labels it form-urlencoded).
     const command = body.toString("utf8");
-    if (command.trim() === "") return { ok: false, message: "command is empty: send the shell command as the request body" };
-    return { ok: true, command, image: DEFAULT_API_IMAGE };
+    const problem = commandProblem(command);
+    return problem ? { ok: false, message: problem } : { ok: true, command, image: DEFAULT_API_IMAGE };
   }
   let value: unknown;
   try {
@@ -100,10 +90,11 @@ function parseRunBody(req: IncomingMessage, body: Buffer): Parsed {
   const { command, image } = value as Record<string, unknown>;
   if (command !== undefined && typeof command !== "string") return { ok: false, message: '"command" must be a string' };
   if (command === undefined || command.trim() === "") return { ok: false, message: 'command is empty: set "command"' };
+  const problem = commandProblem(command);
+  if (problem) return { ok: false, message: problem };
   if (image !== undefined && image !== null && typeof image !== "string") return { ok: false, message: '"image" must be a string' };
-  if (typeof image === "string" && image !== "" && !IMAGE_RE.test(image)) {
-    return { ok: false, message: `"image" is not a valid image reference: ${JSON.stringify(image.slice(0, 100))}` };
-  }
+  const badImage = typeof image === "string" && image !== "" ? imageProblem(image) : undefined;
+  if (badImage) return { ok: false, message: badImage };
   return { ok: true, command, image: typeof image === "string" && image !== "" ? image : DEFAULT_API_IMAGE };
 }
 

@@ -11,6 +11,8 @@ export interface HttpEnv {
   apiToken?: string;
   /** YACI_LINK_SECRET: HMAC key of run-page links. Unset: the run page is off (404). */
   linkSecret?: string;
+  /** YACI_METRICS_TOKEN: bearer token of `GET /metrics`. Unset: metrics are public. */
+  metricsToken?: string;
   /** YACI_PUBLIC_URL: where users reach this server, for check runs' `details_url`. */
   publicUrl?: string;
   /** YACI_LOG_RETENTION: how long logs are kept (default 14 days). */
@@ -19,21 +21,30 @@ export interface HttpEnv {
   linkTtlMs: number;
 }
 
-const MIN_LINK_SECRET_LENGTH = 16;
+/** Every secret of the HTTP surface has at least this many characters (`openssl rand -hex 32` gives 64). */
+export const MIN_SECRET_LENGTH = 32;
 
 function nonEmpty(v: string | undefined): string | undefined {
   return v === undefined || v.trim() === "" ? undefined : v.trim();
 }
 
-/** Reads and validates the HTTP variables; throws an Error naming the variable on a bad value. */
-export function httpEnvFromProcess(env: NodeJS.ProcessEnv = process.env): HttpEnv {
-  const apiToken = nonEmpty(env.YACI_API_TOKEN);
-  const linkSecret = nonEmpty(env.YACI_LINK_SECRET);
-  if (linkSecret !== undefined && linkSecret.length < MIN_LINK_SECRET_LENGTH) {
+/** A secret variable's value, or an Error naming it when it is too short to resist guessing. */
+function secret(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = nonEmpty(env[name]);
+  if (value !== undefined && value.length < MIN_SECRET_LENGTH) {
     throw new Error(
-      `YACI_LINK_SECRET must be at least ${MIN_LINK_SECRET_LENGTH} characters (e.g. the output of \`openssl rand -hex 32\`)`,
+      `${name} is ${value.length} characters long; it must be at least ${MIN_SECRET_LENGTH}. ` +
+        `Make one with \`openssl rand -hex 32\` (or unset ${name})`,
     );
   }
+  return value;
+}
+
+/** Reads and validates the HTTP variables; throws an Error naming the variable on a bad value. */
+export function httpEnvFromProcess(env: NodeJS.ProcessEnv = process.env): HttpEnv {
+  const apiToken = secret(env, "YACI_API_TOKEN");
+  const linkSecret = secret(env, "YACI_LINK_SECRET");
+  const metricsToken = secret(env, "YACI_METRICS_TOKEN");
   const publicUrl = nonEmpty(env.YACI_PUBLIC_URL);
   if (publicUrl !== undefined) {
     let url: URL;
@@ -52,6 +63,7 @@ export function httpEnvFromProcess(env: NodeJS.ProcessEnv = process.env): HttpEn
   return {
     ...(apiToken !== undefined && { apiToken }),
     ...(linkSecret !== undefined && { linkSecret }),
+    ...(metricsToken !== undefined && { metricsToken }),
     ...(publicUrl !== undefined && { publicUrl: publicUrl.replace(/\/+$/, "") }),
     logRetentionMs,
     linkTtlMs,
@@ -73,11 +85,11 @@ export interface SubmitRequest {
  */
 export interface HttpDeps {
   runs: { get(id: string): RunView | undefined | Promise<RunView | undefined> };
-  logs: Pick<LogStore, "readFrom" | "size" | "tail">;
+  logs: Pick<LogStore, "readFrom" | "size" | "tail" | "path">;
   /** Starts an API run through the configured executor (event "api", no checkout); resolves once accepted. */
   submit(req: SubmitRequest): Promise<{ id: string }>;
-  /** What the home page says about this app. */
-  about?: { executor: string; version: string };
+  /** What the home page says about this app (nothing an attacker could use: no version). */
+  about?: { executor: string };
   /** Asks the executor to copy a running job's live output into the LogStore while a page watches. */
   followLog?(runId: string, signal: AbortSignal): void;
   /** Is the executor reachable? (For Kubernetes: the API server answers.) */
@@ -88,4 +100,27 @@ export interface HttpDeps {
   log?: Logger;
   /** How often an open run page polls the LogStore and the run record, in ms. Default 500. */
   pollIntervalMs?: number;
+  /** Bounds of the run page's live streams (defaults: STREAM_LIMITS). */
+  streamLimits?: Partial<StreamLimits>;
+  /** Failed authentications allowed per client address and minute before 429 (default 10). */
+  maxAuthFailures?: number;
 }
+
+/** How many live log streams may be open, for how long, and how long a client may stop reading. */
+export interface StreamLimits {
+  /** Open streams per run; one more answers 429. */
+  perRun: number;
+  /** Open streams in total; one more answers 429. */
+  total: number;
+  /** A stream ends after this long (the browser reconnects where it stopped, with a fresh check). */
+  maxDurationMs: number;
+  /** A client that has not read what was sent for this long is disconnected. */
+  blockedMs: number;
+}
+
+export const STREAM_LIMITS: StreamLimits = {
+  perRun: 20,
+  total: 200,
+  maxDurationMs: 30 * 60_000,
+  blockedMs: 30_000,
+};

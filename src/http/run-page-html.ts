@@ -71,6 +71,8 @@ export interface RunPageView {
   logHtml: string;
   /** The URL of the event stream, relative to the page, continuing where the shown log ends. */
   events: string;
+  /** The URL of the whole log as plain text, relative to the page. */
+  fullLog: string;
   /** The CSP nonce of the inline script. */
   nonce: string;
 }
@@ -154,12 +156,14 @@ const RUN_PAGE_SCRIPT = `
     live.textContent = "";
     document.body.setAttribute("data-live", "ended");
   });
-  es.onerror = function () { if (es.readyState === 2) live.textContent = "Live updates stopped: reload the page."; };
+  // A stream that ends (its time limit) reconnects by itself; a refused one (e.g. 429: too many
+  // viewers) closes, and the page says so.
+  es.onerror = function () { if (es.readyState === 2) live.textContent = "Live updates stopped (the server refused or closed the stream): reload the page."; };
 })();
 `;
 
 /** The run page: a header with the run's state, its log, and a script that follows the event stream. */
-export function renderRunPage({ runId, run, state, skippedBytes, logHtml, events, nonce }: RunPageView): string {
+export function renderRunPage({ runId, run, state, skippedBytes, logHtml, events, fullLog, nonce }: RunPageView): string {
   const spec = run.spec;
   const repo = spec.key.owner && spec.key.repo ? `${spec.key.owner}/${spec.key.repo}` : "";
   const title = `${state.status} · ${spec.key.job || runId}${repo ? ` · ${repo}` : ""}`;
@@ -194,7 +198,11 @@ ${field("waitingReason", "Waiting", state.waitingReason ?? "", !state.waitingRea
 </dl>
 </header>
 <main>
-${skippedBytes > 0 ? `<p class="note">The first ${skippedBytes} bytes of the log are not shown.</p>` : ""}
+${
+  skippedBytes > 0
+    ? `<p class="note" id="skipped">${skippedBytes} bytes earlier in the log are not shown — full log: <a href="${escapeHtml(fullLog)}" rel="noreferrer">${escapeHtml(runId)}.log</a></p>`
+    : ""
+}
 <pre id="log">${logHtml}</pre>
 <div id="live"></div>
 </main>

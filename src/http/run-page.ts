@@ -1,21 +1,22 @@
 import { randomBytes } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import { AnsiUp } from "ansi_up";
 import type { HttpDeps } from "./env.js";
 import { sendHtml } from "./respond.js";
-import { authorizeRun, SECURITY_HEADERS } from "./run-access.js";
+import { authorizeRun, SECURITY_HEADERS } from "./access.js";
 import { renderRunPage, runPageState } from "./run-page-html.js";
 
 /**
- * The run page: `GET /runs/<id>?token=…` (HTML) and its live stream `GET /runs/<id>/events?token=…`
- * (server-sent events). Both read the run record and the LogStore only, so a page keeps working
- * after the job's pod or process is gone. The token is a signed, expiring link for that run; without
- * a valid one both answer 403 and show nothing (run-access.ts). The HTML, and the state it shows,
- * come from run-page-html.ts.
+ * The run page: `GET /runs/<id>?token=…` (HTML), followed live by `GET /runs/<id>/events?token=…`
+ * (run-events.ts). Both read the run record and the LogStore only, so a page keeps working after the
+ * job's pod or process is gone. The token is a signed, expiring link for that run; without a valid
+ * one both answer 403 and show nothing (access.ts). The HTML, and the state it shows, come from
+ * run-page-html.ts. The page shows the end of a long log only (a bounded read and render, whatever
+ * the log's size), with a link to the full log.
  */
 
-/** The page renders at most this much log (its end); older bytes are summarised in a note. */
-const MAX_PAGE_LOG_BYTES = 4 * 1024 * 1024;
+/** The page renders at most this much log (its end); older bytes are summarised in a note with a link. */
+export const MAX_PAGE_LOG_BYTES = 256 * 1024;
 
 /** Length of the longest prefix of `buf` that ends on a complete UTF-8 character. */
 export function completeUtf8Length(buf: Buffer): number {
@@ -29,8 +30,13 @@ export function completeUtf8Length(buf: Buffer): number {
   return n;
 }
 
-/** Colour state is rebuilt from at most this much log before a stream's starting offset. */
-const MAX_REPLAY_BYTES = 4 * 1024 * 1024;
+/** Colour state is rebuilt from at most this much log before a page's or stream's starting offset. */
+export const MAX_REPLAY_BYTES = 256 * 1024;
+/** Log is rendered in slices of this size, yielding to other requests between them. */
+const RENDER_SLICE_BYTES = 64 * 1024;
+
+/** Lets other requests run between slices of rendering work. */
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function newAnsi(): AnsiUp {
   const ansi = new AnsiUp();
@@ -39,17 +45,36 @@ function newAnsi(): AnsiUp {
   return ansi;
 }
 
-/** An AnsiUp whose colour state is that of the log at `offset` (replays up to MAX_REPLAY_BYTES before it). */
-async function ansiAt(deps: HttpDeps, runId: string, offset: number): Promise<AnsiUp> {
+/**
+ * An AnsiUp whose colour state is that of the log at `offset`, rebuilt from at most MAX_REPLAY_BYTES
+ * before it (a colour set earlier than that is not carried over).
+ */
+export async function ansiAt(deps: Pick<HttpDeps, "logs">, runId: string, offset: number): Promise<AnsiUp> {
   const ansi = newAnsi();
   let pos = Math.max(0, offset - MAX_REPLAY_BYTES);
   while (pos < offset) {
-    const buf = await deps.logs.readFrom(runId, pos, Math.min(1 << 20, offset - pos));
+    const buf = await deps.logs.readFrom(runId, pos, Math.min(RENDER_SLICE_BYTES, offset - pos));
     if (buf.length === 0) break;
     ansi.ansi_to_html(buf.toString("latin1")); // only the escape state matters; text is discarded
     pos += buf.length;
+    await yieldToLoop();
   }
   return ansi;
+}
+
+/** Renders `buf` (starting on a character) to HTML, a slice at a time, yielding between slices. */
+async function renderLog(ansi: AnsiUp, buf: Buffer): Promise<string> {
+  const parts: string[] = [];
+  let pos = 0;
+  while (pos < buf.length) {
+    let end = Math.min(buf.length, pos + RENDER_SLICE_BYTES);
+    const whole = end < buf.length ? completeUtf8Length(buf.subarray(pos, end)) : 0;
+    if (whole > 0) end = pos + whole; // never split a character between slices
+    parts.push(ansi.ansi_to_html(buf.subarray(pos, end).toString("utf8")));
+    pos = end;
+    if (pos < buf.length) await yieldToLoop();
+  }
+  return parts.join("");
 }
 
 /** GET /runs/<id>?token=… */
@@ -68,130 +93,15 @@ export async function handleRunPage(deps: HttpDeps, res: ServerResponse, runId: 
   const ansi = await ansiAt(deps, runId, start);
   let skip = 0;
   if (start > 0) while (skip < buf.length && (buf[skip]! & 0xc0) === 0x80) skip++;
-  const logHtml = ansi.ansi_to_html(buf.subarray(skip).toString("utf8"));
+  const logHtml = await renderLog(ansi, buf.subarray(skip));
 
-  const token = url.searchParams.get("token") ?? "";
-  const events = `${encodeURIComponent(runId)}/events?token=${encodeURIComponent(token)}&offset=${offset}`;
+  const token = encodeURIComponent(url.searchParams.get("token") ?? "");
+  const events = `${encodeURIComponent(runId)}/events?token=${token}&offset=${offset}`;
+  const fullLog = `${encodeURIComponent(runId)}/log?token=${token}`;
   const nonce = randomBytes(16).toString("base64");
-  const html = renderRunPage({ runId, run, state, skippedBytes: start, logHtml, events, nonce });
+  const html = renderRunPage({ runId, run, state, skippedBytes: start + skip, logHtml, events, fullLog, nonce });
   sendHtml(res, 200, html, {
     "content-security-policy": `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
     ...SECURITY_HEADERS,
   });
-}
-
-/** At most this much log per server-sent event. */
-const MAX_EVENT_BYTES = 256 * 1024;
-const KEEPALIVE_MS = 15_000;
-
-function sseData(data: string): string {
-  return data
-    .split(/\r\n|\r|\n/)
-    .map((line) => `data: ${line}\n`)
-    .join("");
-}
-
-/**
- * GET /runs/<id>/events?token=…&offset=N (or `Last-Event-ID: N` on reconnection): server-sent
- * events from byte N of the log. `log` events carry HTML (ANSI colours rendered, text escaped) and
- * the byte offset after them as their id; `status` events the state when it changes; the last
- * event is `end` with the final state, sent once the run completed and its whole log was sent.
- */
-export async function handleRunEvents(deps: HttpDeps, req: IncomingMessage, res: ServerResponse, runId: string, url: URL): Promise<void> {
-  let run = await authorizeRun(deps, res, runId, url, "events");
-  if (!run) return;
-  const pollMs = deps.pollIntervalMs ?? 500;
-  const lastId = req.headers["last-event-id"];
-  const requested = Number(typeof lastId === "string" && lastId !== "" ? lastId : (url.searchParams.get("offset") ?? "0"));
-  let offset = Number.isSafeInteger(requested) && requested >= 0 ? requested : 0;
-  offset = Math.min(offset, await deps.logs.size(runId));
-  const ansi = await ansiAt(deps, runId, offset);
-
-  res.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    connection: "keep-alive",
-    "x-accel-buffering": "no",
-    ...SECURITY_HEADERS,
-  });
-  res.write("retry: 2000\n\n");
-
-  // Executors that store a log only at the end stream it while this page watches.
-  const watching = new AbortController();
-  if (run.phase !== "completed") deps.followLog?.(runId, watching.signal);
-
-  let closed = false;
-  let wake: (() => void) | undefined;
-  const onClose = () => {
-    closed = true;
-    wake?.();
-  };
-  req.on("close", onClose);
-  res.on("close", onClose);
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
-
-  let lastState = "";
-  let lastWrite = Date.now();
-  const write = (chunk: string) => {
-    if (closed) return;
-    res.write(chunk);
-    lastWrite = Date.now();
-  };
-
-  try {
-    while (!closed) {
-      // Read the record before the log: when it says completed, the whole log is already stored.
-      const current = await deps.runs.get(runId);
-      if (current) run = current;
-      const done = run.phase === "completed";
-
-      let drained = false;
-      while (!closed) {
-        const buf = await deps.logs.readFrom(runId, offset, MAX_EVENT_BYTES);
-        if (buf.length === 0) {
-          drained = true;
-          break;
-        }
-        const usable = done && buf.length < MAX_EVENT_BYTES ? buf.length : completeUtf8Length(buf);
-        if (usable === 0) {
-          drained = true; // only part of a character so far
-          break;
-        }
-        offset += usable;
-        const html = ansi.ansi_to_html(buf.subarray(0, usable).toString("utf8"));
-        write(`id: ${offset}\nevent: log\n${sseData(html)}\n`);
-        if (buf.length < MAX_EVENT_BYTES) {
-          drained = usable === buf.length;
-          break;
-        }
-      }
-
-      const state = runPageState(run, deps.now());
-      const json = JSON.stringify(state);
-      if (done && drained) {
-        write(`event: end\n${sseData(json)}\n`);
-        deps.log?.info({ runId }, "run page stream ended: run completed");
-        break;
-      }
-      if (json !== lastState) {
-        lastState = json;
-        write(`event: status\n${sseData(json)}\n`);
-      }
-      if (Date.now() - lastWrite >= KEEPALIVE_MS) write(": keep-alive\n\n");
-      await sleep(pollMs);
-    }
-  } finally {
-    watching.abort();
-    req.off("close", onClose);
-    res.off("close", onClose);
-    if (!res.writableEnded) res.end();
-  }
 }

@@ -1,6 +1,9 @@
 import { mkdirSync } from "node:fs";
-import { appendFile, open, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, open, readdir, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
+import { Writable } from "node:stream";
+/** The default of YACI_LOG_MAX_BYTES: a job's log keeps at most its last 10 MiB. */
+export const DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024;
 
 /** The bounded end of a log: `text` is the last bytes, `omittedBytes` what came before it. */
 export interface LogTail {
@@ -73,6 +76,13 @@ export class LogStore {
     return { text: buf.toString("utf8"), omittedBytes: start + skip, totalBytes };
   }
 
+  /** A live log, appended to what the file holds, that keeps at most `maxBytes` (see `CappedLog`). */
+  async openCapped(runId: string, maxBytes: number): Promise<CappedLog> {
+    const file = this.path(runId);
+    const fh = await open(file, "a");
+    return new CappedLog(file, fh, maxBytes, (await fh.stat()).size);
+  }
+
   async remove(runId: string): Promise<void> {
     await rm(this.path(runId), { force: true });
   }
@@ -81,6 +91,12 @@ export class LogStore {
   async prune(before: Date): Promise<string[]> {
     const removed: string[] = [];
     for (const name of await readdir(this.dir)) {
+      if (/\.log\.(tail-[ab]|new)$/.test(name)) {
+        // Left by a process that stopped while a job ran: the log itself is what counts.
+        const { mtime } = await stat(join(this.dir, name));
+        if (mtime < before) await rm(join(this.dir, name), { force: true });
+        continue;
+      }
       if (!name.endsWith(".log")) continue;
       const file = join(this.dir, name);
       const { mtime } = await stat(file);
@@ -90,5 +106,165 @@ export class LogStore {
       }
     }
     return removed;
+  }
+}
+
+/**
+ * A job's output as it comes, written to its log file and bounded to `maxBytes` on disk. While
+ * the job runs, the file shows the first `maxBytes` (and a note once it is full); what follows
+ * goes to two segment files used in turn, so the end of the log is always at hand. `close()`
+ * then replaces the file, atomically, with the log's LAST `maxBytes`, after a line saying how
+ * many bytes were left out (as the Kubernetes executor keeps them: YACI_LOG_MAX_BYTES).
+ *
+ * A write that fails (a full disk) never throws nor emits `error`: the output is dropped from then
+ * on and the error is kept in `error`, for the run to end saying why.
+ */
+export class CappedLog extends Writable {
+  /** The first write error (ENOSPC…), if any. */
+  error: Error | undefined;
+  private readonly segments: [string, string];
+  private segFh: FileHandle | undefined;
+  private current = 0;
+  private readonly sizes: [number, number] = [0, 0];
+  private tailTotal = 0;
+
+  constructor(
+    private readonly file: string,
+    private fh: FileHandle | undefined,
+    private readonly maxBytes: number,
+    /** Bytes the file holds already. */
+    private head = 0,
+  ) {
+    super();
+    this.segments = [`${file}.tail-a`, `${file}.tail-b`];
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.take(chunk).then(
+      () => cb(),
+      (err: Error) => {
+        this.error ??= err;
+        cb(); // the output is dropped, the job is not held up
+      },
+    );
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.finishFile().then(
+      () => cb(),
+      (err: Error) => {
+        this.error ??= err;
+        cb();
+      },
+    );
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    Promise.all([this.fh?.close(), this.segFh?.close()])
+      .catch(() => undefined)
+      .then(() => cb(err));
+  }
+
+  /** Bytes left out of the stored log once closed. */
+  get omittedBytes(): number {
+    return Math.max(0, this.head + this.tailTotal - this.maxBytes);
+  }
+
+  private async take(buf: Buffer): Promise<void> {
+    if (this.error) return;
+    let offset = 0;
+    if (this.head < this.maxBytes) {
+      const n = Math.min(buf.length, this.maxBytes - this.head);
+      await this.fh!.write(buf, 0, n);
+      this.head += n;
+      offset = n;
+      if (offset < buf.length || this.head === this.maxBytes) {
+        if (offset === buf.length) return;
+        await this.fh!.write(`\n[yaci: this log is longer than YACI_LOG_MAX_BYTES (${this.maxBytes} bytes): its end is kept when the job ends]\n`);
+      }
+    }
+    while (offset < buf.length) {
+      this.segFh ??= await open(this.segments[this.current]!, "w");
+      const n = Math.min(this.maxBytes - this.sizes[this.current]!, buf.length - offset);
+      await this.segFh.write(buf, offset, n);
+      this.sizes[this.current]! += n;
+      this.tailTotal += n;
+      offset += n;
+      if (this.sizes[this.current] === this.maxBytes) {
+        await this.segFh.close();
+        this.segFh = undefined;
+        this.current = 1 - this.current;
+        this.sizes[this.current] = 0;
+      }
+    }
+  }
+
+  /** The kept end, as (file, start, length) parts in order: the log's last `maxBytes`. */
+  private keptParts(): Array<{ file: string; start: number; length: number }> {
+    const cur = this.current;
+    const prev = 1 - cur;
+    const curSize = this.sizes[cur]!;
+    const prevKeep = this.tailTotal > curSize ? Math.min(this.sizes[prev]!, this.maxBytes - curSize) : 0;
+    const fromHead = this.maxBytes - curSize - prevKeep; // the tail is shorter than maxBytes: the head's end too
+    const parts: Array<{ file: string; start: number; length: number }> = [];
+    if (fromHead > 0) parts.push({ file: this.file, start: this.head - fromHead, length: fromHead });
+    if (prevKeep > 0) parts.push({ file: this.segments[prev]!, start: this.sizes[prev]! - prevKeep, length: prevKeep });
+    if (curSize > 0) parts.push({ file: this.segments[cur]!, start: 0, length: curSize });
+    return parts;
+  }
+
+  private async finishFile(): Promise<void> {
+    try {
+      await this.fh?.close();
+      this.fh = undefined;
+      await this.segFh?.close();
+      this.segFh = undefined;
+      if (this.tailTotal === 0 || this.error) return;
+      const next = `${this.file}.new`;
+      const out = await open(next, "w");
+      try {
+        let omitted = this.omittedBytes;
+        let skipping = true; // the cut may fall inside a UTF-8 character: start on the next one
+        const buf = Buffer.alloc(64 * 1024);
+        let wroteNote = false;
+        for (const part of this.keptParts()) {
+          const fh = await open(part.file, "r");
+          try {
+            let pos = part.start;
+            const end = part.start + part.length;
+            while (pos < end) {
+              const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos);
+              if (bytesRead === 0) break;
+              pos += bytesRead;
+              let chunk = buf.subarray(0, bytesRead);
+              if (skipping) {
+                let skip = 0;
+                while (skip < chunk.length && (chunk[skip]! & 0xc0) === 0x80) skip++;
+                omitted += skip;
+                chunk = chunk.subarray(skip);
+                skipping = chunk.length === 0;
+                if (skipping) continue;
+              }
+              if (!wroteNote) {
+                await out.write(`[yaci: the first ${omitted} bytes of this log were left out: it is longer than YACI_LOG_MAX_BYTES]\n`);
+                wroteNote = true;
+              }
+              await out.write(chunk);
+            }
+          } finally {
+            await fh.close();
+          }
+        }
+        await out.sync();
+      } finally {
+        await out.close();
+      }
+      await rename(next, this.file);
+    } catch (err) {
+      await rm(`${this.file}.new`, { force: true }).catch(() => {});
+      throw err;
+    } finally {
+      for (const f of this.segments) await rm(f, { force: true }).catch(() => {});
+    }
   }
 }

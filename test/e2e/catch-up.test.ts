@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startGitHubStandIn, waitFor, type GitHubStandIn } from "../support/github-stand-in.js";
-import { freePort, startApp, type AppProcess } from "../support/app-process.js";
+import { e2eBudget, freePort, startApp, STEP_MS, type AppProcess } from "../support/app-process.js";
 import { TEST_WEBHOOK_SECRET } from "../support/test-app-keys.js";
 import { loadExample, withInstallation } from "../support/webhooks.js";
 
@@ -76,10 +76,22 @@ async function openFrontDoor(port: number): Promise<void> {
   });
 }
 
+/** What each step of the test may take (ms); the test's timeout is their sum. */
+const STEPS = {
+  deliveryWhileDown: 15_000,
+  firstStart: STEP_MS.appStart,
+  redeliveredAndCompleted: 60_000, // first catch-up pass after 1 s, the redelivery, the job, its report
+  redeliveryAnswered: 30_000,
+  twoMorePasses: 40_000, // passes every 1 s
+  stop: STEP_MS.appStop,
+  secondStart: STEP_MS.appStart,
+  passAfterRestart: 40_000,
+};
+
 const passesDone = (a: AppProcess) => a.jsonLogs().filter((l) => l.msg === "catch-up pass done");
 
 describe("catch-up after downtime (end to end)", () => {
-  it("a push that failed while the app was down is redelivered once and gets exactly one completed check run", async () => {
+  it("a push that failed while the app was down is redelivered once and gets exactly one completed check run", { timeout: e2eBudget(STEPS) }, async () => {
     const port = await freePort();
     github.setWebhookTarget(`http://127.0.0.1:${port}/api/github/webhooks`, TEST_WEBHOOK_SECRET);
 
@@ -107,20 +119,20 @@ describe("catch-up after downtime (end to end)", () => {
         const runs = github.checkRunsFor(owner, repo, sha);
         return runs.length > 0 && runs.every((r) => r.status === "completed") ? runs : undefined;
       },
-      { timeoutMs: 25_000, message: `the check run of ${sha} to complete` },
+      { timeoutMs: STEPS.redeliveredAndCompleted, message: `the check run of ${sha} to complete` },
     );
     expect(run).toMatchObject({ name: "build", status: "completed", conclusion: "success", head_sha: sha });
     expect(run!.output.text).toContain("caught up");
     expect(github.redeliveryAttempts.map((a) => a.guid)).toEqual([failed.guid]);
     expect(github.redeliveryAttempts[0]!.deliveryId).toBe(failed.id);
-    await waitFor(() => github.redeliveryAttempts[0]!.status === 200, { message: "the redelivery to be answered" });
+    await waitFor(() => github.redeliveryAttempts[0]!.status === 202, { timeoutMs: STEPS.redeliveryAnswered, message: "the redelivery to be answered" });
     const asked = app.jsonLogs().filter((l) => typeof l.msg === "string" && l.msg.includes("asked GitHub to redeliver"));
     expect(asked).toHaveLength(1);
     expect(asked[0]).toMatchObject({ guid: failed.guid, event: "push" });
 
     // Later passes of the same process ask for nothing more.
     const seen = passesDone(app).length;
-    await waitFor(() => passesDone(app!).length >= seen + 2, { timeoutMs: 15_000, message: "two more catch-up passes" });
+    await waitFor(() => passesDone(app!).length >= seen + 2, { timeoutMs: STEPS.twoMorePasses, message: "two more catch-up passes" });
     expect(github.redeliveryAttempts).toHaveLength(1);
 
     // A restart (same data dir) neither asks again nor runs the job again.
@@ -128,7 +140,7 @@ describe("catch-up after downtime (end to end)", () => {
     resetBackend();
     app = await startApp({ github, dataDir, env: CATCH_UP_ENV });
     setBackend(app.url);
-    const pass = await app.waitForLog((l) => l.msg === "catch-up pass done", { timeoutMs: 15_000, message: "the first catch-up pass after the restart" });
+    const pass = await app.waitForLog((l) => l.msg === "catch-up pass done", { timeoutMs: STEPS.passAfterRestart, message: "the first catch-up pass after the restart" });
     expect(pass).toMatchObject({ redelivered: 0, errors: 0 });
     expect(pass.scanned).toBeGreaterThanOrEqual(2);
     expect(github.redeliveryAttempts).toHaveLength(1);

@@ -1,7 +1,7 @@
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGitHubStandIn, waitFor, type GitHubStandIn } from "../support/github-stand-in.js";
-import { startApp, type AppProcess } from "../support/app-process.js";
+import { e2eBudget, startApp, type AppProcess } from "../support/app-process.js";
 import { loadExample, sendWebhook, withInstallation } from "../support/webhooks.js";
 
 let github: GitHubStandIn;
@@ -12,7 +12,7 @@ beforeAll(async () => {
   github = await startGitHubStandIn();
   app = await startApp({
     github,
-    env: { YACI_LINK_SECRET: "e2e-link-secret-0123456789", YACI_PUBLIC_URL: "http://public.invalid", YACI_CATCHUP_INTERVAL: "off" },
+    env: { YACI_LINK_SECRET: "e2e-link-secret-0123456789abcdef0123456789", YACI_PUBLIC_URL: "http://public.invalid", YACI_CATCHUP_INTERVAL: "off" },
   });
   browser = await chromium.launch({
     executablePath: process.env.YACI_CHROMIUM ?? "/usr/bin/chromium",
@@ -26,14 +26,16 @@ afterAll(async () => {
 });
 
 describe("a check run's details link, opened in a browser (real app process)", () => {
-  it("shows the running job's coloured log as it grows, then its result; a tampered link is refused", async () => {
+  // Its steps: the push handled and the job in progress (15 s), the page's first line (10 s), the
+  // whole log (15 s), the result (10 s), opening the page and the forged link (10 s).
+  it("shows the running job's coloured log as it grows, then its result; a tampered link is refused", { timeout: e2eBudget({ inProgress: 15_000, firstLine: 10_000, wholeLog: 15_000, result: 10_000, pageAndForgery: 10_000 }) }, async () => {
     const p = withInstallation(loadExample("push", (x) => x.ref.startsWith("refs/heads/") && !x.deleted), 5);
     p.after = "feed".repeat(10);
     p.ref = "refs/heads/page";
     const owner = (p.repository.owner as { login: string }).login;
     const script = 'printf "\\033[31mred line\\033[0m\\n"; for i in 1 2 3; do echo "step $i"; sleep 1; done; echo finished';
     github.setFiles(owner, p.repository.name, p.after, { ".yaci.yml": `run: '${script.replace(/'/g, "''")}'\n` });
-    expect(await sendWebhook(app.webhookUrl, { event: "push", payload: p, secret: app.webhookSecret })).toBe(200);
+    expect(await sendWebhook(app.webhookUrl, { event: "push", payload: p, secret: app.webhookSecret })).toBe(202); // stored by the intake, handled in the background
 
     const run = await waitFor(() => github.checkRunsFor(owner, p.repository.name, p.after).find((r) => r.status === "in_progress"), { timeoutMs: 15_000 });
     expect(run.details_url).toMatch(/^http:\/\/public\.invalid\/runs\/yaci-build-/);

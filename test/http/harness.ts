@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -9,11 +9,24 @@ import { createHttpHandler } from "../../src/http/router.js";
 import { createMetrics } from "../../src/observability/metrics.js";
 import { FakeRunner } from "./fake-runner.js";
 
-export const API_TOKEN = "test-api-token-3f9c1a";
+export const API_TOKEN = "test-api-token-3f9c1a-0123456789abcdef";
 export const LINK_SECRET = "test-link-secret-0123456789abcdef";
+
+/** One line the HTTP surface logged. */
+export interface LogLine {
+  level: "debug" | "info" | "warn" | "error";
+  fields: Record<string, unknown>;
+  message: string;
+}
 
 export interface Harness {
   url: string;
+  /** What the HTTP surface logged (unless the test passed its own `log`). */
+  logLines: LogLine[];
+  /** Resolves with the first logged line `match` accepts (now or later). */
+  waitForLog(match: (line: LogLine) => boolean): Promise<LogLine>;
+  /** The server side of every request answered so far, in arrival order. */
+  responses: ServerResponse[];
   deps: HttpDeps;
   runner: FakeRunner;
   logs: LogStore;
@@ -33,6 +46,19 @@ export async function startHarness(
   const metrics = createMetrics();
   const clock = options.clock ?? { now: new Date() };
   const runner = new FakeRunner(logs, metrics);
+  const logLines: LogLine[] = [];
+  const waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  const record = (level: LogLine["level"]) => (fields: object, message: string) => {
+    const line: LogLine = { level, fields: fields as Record<string, unknown>, message };
+    logLines.push(line);
+    for (const w of [...waiters]) {
+      if (w.match(line)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  };
+  const responses: ServerResponse[] = [];
   const env: HttpEnv = {
     apiToken: API_TOKEN,
     linkSecret: LINK_SECRET,
@@ -52,10 +78,12 @@ export async function startHarness(
     now: () => clock.now,
     env,
     pollIntervalMs: 100,
+    log: { debug: record("debug"), info: record("info"), warn: record("warn"), error: record("error") },
     ...options.deps,
   };
   const handler = createHttpHandler(deps);
   const server: Server = createServer((req, res) => {
+    responses.push(res);
     handler(req, res).then(
       (handled) => {
         if (!handled) {
@@ -73,6 +101,13 @@ export async function startHarness(
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    logLines,
+    waitForLog(match) {
+      const seen = logLines.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve) => waiters.push({ match, resolve }));
+    },
+    responses,
     deps,
     runner,
     logs,

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { httpEnvFromProcess } from "../../src/http/env.js";
-import { detailsUrl, runPageUrl, signRunLink, verifyRunLink } from "../../src/http/run-access.js";
+import { detailsUrl, runPageUrl, signRunLink, verifyRunLink } from "../../src/http/access.js";
 
 const SECRET = "a-link-secret-of-32-characters!!";
+const API = "0123456789abcdef0123456789abcdef-api";
+const METRICS = "0123456789abcdef0123456789abcdef-metrics";
 const RUN = "yaci-build-abc1234-0123456789-1";
 const now = new Date("2025-03-01T12:00:00Z");
 const inAnHour = new Date(now.getTime() + 3_600_000);
@@ -63,14 +65,16 @@ describe("HTTP environment variables", () => {
 
   it("reads every variable", () => {
     const env = httpEnvFromProcess({
-      YACI_API_TOKEN: "tok",
+      YACI_API_TOKEN: API,
+      YACI_METRICS_TOKEN: METRICS,
       YACI_LINK_SECRET: SECRET,
       YACI_PUBLIC_URL: "https://ci.example.com/",
       YACI_LOG_RETENTION: "36h",
       YACI_LINK_TTL: "7d",
     });
     expect(env).toEqual({
-      apiToken: "tok",
+      apiToken: API,
+      metricsToken: METRICS,
       linkSecret: SECRET,
       publicUrl: "https://ci.example.com",
       logRetentionMs: 36 * 3_600_000,
@@ -78,8 +82,20 @@ describe("HTTP environment variables", () => {
     });
   });
 
+  it("refuses a token or secret under 32 characters, naming it and how to make one", () => {
+    for (const name of ["YACI_API_TOKEN", "YACI_LINK_SECRET", "YACI_METRICS_TOKEN"]) {
+      for (const value of ["x", "change-me", "a".repeat(31)]) {
+        expect(() => httpEnvFromProcess({ [name]: value }), `${name}=${value}`).toThrow(
+          `${name} is ${value.length} characters long; it must be at least 32. Make one with \`openssl rand -hex 32\``,
+        );
+      }
+      // Exactly 32 is enough; surrounding whitespace does not count.
+      expect(() => httpEnvFromProcess({ [name]: ` ${"a".repeat(32)} ` })).not.toThrow();
+    }
+  });
+
   it("names the variable in every error", () => {
-    expect(() => httpEnvFromProcess({ YACI_LINK_SECRET: "short" })).toThrow(/YACI_LINK_SECRET must be at least 16/);
+    expect(() => httpEnvFromProcess({ YACI_LINK_SECRET: "short" })).toThrow(/YACI_LINK_SECRET is 5 characters long; it must be at least 32/);
     expect(() => httpEnvFromProcess({ YACI_PUBLIC_URL: "ci.example.com" })).toThrow(/YACI_PUBLIC_URL/);
     expect(() => httpEnvFromProcess({ YACI_PUBLIC_URL: "ftp://ci.example.com" })).toThrow(/YACI_PUBLIC_URL must start with https/);
     expect(() => httpEnvFromProcess({ YACI_LOG_RETENTION: "two weeks" })).toThrow(/YACI_LOG_RETENTION: "two weeks" is not a duration/);

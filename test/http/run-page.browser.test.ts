@@ -1,6 +1,6 @@
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { runPageUrl, signRunLink } from "../../src/http/run-access.js";
+import { runPageUrl, signRunLink } from "../../src/http/access.js";
 import { API_TOKEN, LINK_SECRET, startHarness, type Harness } from "./harness.js";
 
 /**
@@ -212,5 +212,56 @@ describe("run page in Chromium", () => {
     const expired = await p.goto(good);
     expect(expired?.status()).toBe(403);
     expect(await p.locator("body").textContent()).not.toContain("SECRET-LOG-CONTENT");
+  });
+
+  it("reconnects by itself when a stream reaches its time limit, without losing or repeating lines", async () => {
+    h = await startHarness({ deps: { streamLimits: { maxDurationMs: 300 } } });
+    const id = "yaci-reconnect-1";
+    h.runner.create(id, { phase: "in_progress", startedAt: h.clock.now.toISOString() });
+    await h.logs.write(id, "\x1b[36mone\n");
+    const p = await newPage();
+    await p.goto(urlFor(h, id));
+    await h.waitForLog((l) => l.message === "run page stream ended: time limit");
+    await h.logs.append(id, "two\x1b[0m\n");
+    await expect.poll(() => p.locator("#log").textContent(), { timeout: 10_000 }).toBe("one\ntwo\n");
+    await h.waitForLog((l) => l.message === "run page stream ended: time limit" && h!.logLines.filter((x) => x.message === l.message).length >= 2);
+    await h.logs.append(id, "three\n");
+    h.runner.update(id, { phase: "completed", conclusion: "success", exitCode: 0 });
+    await expect.poll(() => p.locator("body").getAttribute("data-live"), { timeout: 10_000 }).toBe("ended");
+    expect(await p.locator("#log").textContent()).toBe("one\ntwo\nthree\n");
+    expect(await color(p, '#log span:has-text("two")')).toBe("rgb(57, 197, 207)"); // still cyan after the reconnection
+    expect((p as Page & { errors: string[] }).errors).toEqual([]);
+  });
+
+  it("says so when the server refuses the live stream (too many viewers)", async () => {
+    h = await startHarness({ deps: { streamLimits: { perRun: 1 } } });
+    const id = "yaci-crowded-1";
+    h.runner.create(id, { phase: "in_progress", startedAt: h.clock.now.toISOString() });
+    await h.logs.write(id, "busy\n");
+    const first = await fetch(`${h.url}/runs/${id}/events?token=${encodeURIComponent(signRunLink(id, LINK_SECRET, new Date(h.clock.now.getTime() + 60_000)))}`);
+    expect(first.status).toBe(200);
+    const p = await newPage();
+    expect((await p.goto(urlFor(h, id)))?.status()).toBe(200);
+    expect(await p.locator("#log").textContent()).toBe("busy\n");
+    await expect.poll(() => p.locator("#live").textContent(), { timeout: 10_000 }).toMatch(/^Live updates stopped .*reload the page\.$/);
+    await first.body!.cancel();
+  });
+
+  it("shows the end of a big log with a link to the full log", async () => {
+    h = await startHarness();
+    const id = "yaci-huge-1";
+    h.runner.create(id, { phase: "completed", conclusion: "success", exitCode: 0 });
+    const line = "0123456789".repeat(10) + "\n";
+    await h.logs.write(id, "FIRST LINE\n" + line.repeat(30_000) + "LAST LINE\n");
+    const size = await h.logs.size(id);
+    const p = await newPage();
+    expect((await p.goto(urlFor(h, id)))?.status()).toBe(200);
+    const note = p.locator("#skipped");
+    expect(await note.textContent()).toBe(`${size - 256 * 1024} bytes earlier in the log are not shown — full log: ${id}.log`);
+    expect(await p.locator("#log").textContent()).toMatch(/LAST LINE\n$/);
+    expect(await p.locator("#log").textContent()).not.toContain("FIRST LINE");
+    const [download] = await Promise.all([p.waitForEvent("response", (r) => r.url().includes("/log?")), note.locator("a").click()]);
+    expect(download.status()).toBe(200);
+    expect(await p.locator("body").textContent()).toMatch(/^FIRST LINE\n/);
   });
 });

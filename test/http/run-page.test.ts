@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { signRunLink } from "../../src/http/run-access.js";
+import { signRunLink } from "../../src/http/access.js";
 import { completeUtf8Length } from "../../src/http/run-page.js";
 import { runPageState } from "../../src/http/run-page-html.js";
 import { LINK_SECRET, startHarness, type Harness } from "./harness.js";
@@ -16,18 +16,25 @@ interface SseEvent {
   id?: string;
 }
 
-/** Reads server-sent events until the stream ends or `stop` says so (then cancels it). */
+/**
+ * Reads server-sent events until the stream ends or `stop` says so (then cancels it). `ended` is
+ * true only when the server ended the stream: a stream the safety timer had to cancel is not ended.
+ */
 async function readEvents(res: Response, stop: (e: SseEvent, all: SseEvent[]) => boolean = () => false, timeoutMs = 10_000) {
   expect(res.status).toBe(200);
   expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
   const events: SseEvent[] = [];
   let buffer = "";
-  const timer = setTimeout(() => void reader.cancel(), timeoutMs);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void reader.cancel();
+  }, timeoutMs);
   try {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) return { events, ended: true };
+      if (done) return { events, ended: !timedOut };
       buffer += value;
       let i: number;
       while ((i = buffer.indexOf("\n\n")) >= 0) {
@@ -111,9 +118,11 @@ describe("run page event stream", () => {
     const { events, ended } = await readEvents(res, (ev, all) => {
       if (ev.event === "log" && step === 0) {
         step = 1;
-        void h!.logs.append(id, Buffer.concat([e.subarray(1), Buffer.from(" au lait\n")])).then(() => {
-          setTimeout(() => h!.runner.update(id, { phase: "completed", conclusion: "success", exitCode: 0 }), 300);
-        });
+        void h!.logs.append(id, Buffer.concat([e.subarray(1), Buffer.from(" au lait\n")]));
+      } else if (ev.event === "log" && step === 1 && logHtml(all).endsWith("au lait\n")) {
+        // The appended text has reached the page: now the job completes.
+        step = 2;
+        h!.runner.update(id, { phase: "completed", conclusion: "success", exitCode: 0 });
       }
       return all.length > 200;
     });

@@ -216,6 +216,27 @@ describe("refusals: every error is JSON with a message", () => {
     expect(h.runner.submitted).toEqual([]);
   });
 
+  it("a NUL in the command, or an overlong image, → 400 up front; the server keeps serving", async () => {
+    h = await startHarness();
+    const json = { ...auth, "content-type": "application/json" };
+    const nul = /command contains a NUL character \(\\u0000\)/;
+    await expectJsonError(await fetch(`${h.url}/run`, { method: "POST", headers: json, body: '{"command":"echo \\u0000"}' }), 400, nul);
+    await expectJsonError(await fetch(`${h.url}/run`, { method: "POST", headers: { ...auth, ...curlForm }, body: "echo a\0b" }), 400, nul);
+    await expectJsonError(
+      await fetch(`${h.url}/run`, { method: "POST", headers: json, body: JSON.stringify({ command: "true", image: "a".repeat(256) }) }),
+      400,
+      '"image" is 256 characters long; at most 255 are allowed',
+    );
+    await expectJsonError(
+      await fetch(`${h.url}/run`, { method: "POST", headers: json, body: JSON.stringify({ command: "true", image: "alpine\u0000" }) }),
+      400,
+      /not a valid image reference/,
+    );
+    expect(h.runner.submitted).toEqual([]);
+    const ok = await fetch(`${h.url}/run`, { method: "POST", headers: json, body: JSON.stringify({ command: "echo fine", image: "a".repeat(255) }) });
+    expect(ok.status).toBe(200);
+  });
+
   it("missing id → 400 'id query param is required'", async () => {
     h = await startHarness();
     await expectJsonError(await fetch(`${h.url}/get`, { headers: auth }), 400, "id query param is required");

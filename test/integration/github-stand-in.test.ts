@@ -177,7 +177,7 @@ describe("GitHub stand-in", () => {
 
   describe("webhooks", () => {
     let server: Server;
-    let received: Array<{ headers: Record<string, string | string[] | undefined>; valid: boolean }>;
+    let received: Array<{ headers: Record<string, string | string[] | undefined>; valid: boolean; body: string }>;
     let url: string;
 
     beforeAll(async () => {
@@ -188,7 +188,7 @@ describe("GitHub stand-in", () => {
         req.on("end", () => {
           const body = Buffer.concat(chunks).toString("utf8");
           void verify("s3cret", body, String(req.headers["x-hub-signature-256"])).then((valid) => {
-            received.push({ headers: req.headers, valid });
+            received.push({ headers: req.headers, valid, body });
             res.writeHead(valid ? 200 : 400).end();
           });
         });
@@ -200,8 +200,8 @@ describe("GitHub stand-in", () => {
     afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
     it("signs deliveries so that @octokit/webhooks-methods verifies them", async () => {
-      const payload = withInstallation(loadExample("pull_request", (p) => p.action === "opened"), INSTALLATION);
-      expect(payload.installation.id).toBe(INSTALLATION);
+      const example = loadExample("pull_request", (p) => p.action === "opened");
+      const payload = withInstallation(example, INSTALLATION);
       expect(await sendWebhook(url, { event: "pull_request", payload, secret: "s3cret", deliveryId: "d-1" })).toBe(200);
       expect(await sendWebhook(url, { event: "pull_request", payload, secret: "s3cret", badSignature: true })).toBe(400);
       expect(received.map((r) => [r.headers["x-github-event"], r.valid])).toEqual([
@@ -209,6 +209,11 @@ describe("GitHub stand-in", () => {
         ["pull_request", false],
       ]);
       expect(received[0]!.headers["x-github-delivery"]).toBe("d-1");
+      // What arrived is the real example, with the installation an app is sent (as GitHub does).
+      const delivered = JSON.parse(received[0]!.body);
+      expect(delivered.installation).toEqual({ id: 4242, node_id: Buffer.from("Installation4242").toString("base64") });
+      expect({ ...delivered, installation: undefined }).toEqual({ ...example, installation: undefined });
+      expect(received[0]!.headers["x-github-hook-installation-target-id"]).toBe(String(TEST_APP_ID));
     });
 
     it("lists deliveries to the app JWT and redelivers with the same delivery id", async () => {

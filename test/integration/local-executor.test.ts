@@ -35,6 +35,7 @@ async function setup(opts: { concurrency?: number; apiUrl?: string } = {}) {
     githubApiUrl: opts.apiUrl ?? "http://127.0.0.1:1",
     killGraceMs: 200,
     containment,
+    checkoutRetryDelaysMs: [20, 20], // GitHub unreachable (a closed port) is asked twice more, briefly
     checkoutToken: async () => {
       tokens.push("ghs_scopedtoken123");
       return "ghs_scopedtoken123";
@@ -42,17 +43,31 @@ async function setup(opts: { concurrency?: number; apiUrl?: string } = {}) {
   });
   const seen: JobObservation[] = [];
   executor.subscribe((o) => seen.push(o));
-  const finished = (id: string) =>
-    new Promise<Extract<JobObservation, { phase: "finished" }>>((resolve) => {
+  /** The run's `finished`, as soon as it is emitted; fails after `timeoutMs` instead of waiting out a job. */
+  const finished = (id: string, timeoutMs = 25_000) =>
+    new Promise<Extract<JobObservation, { phase: "finished" }>>((resolve, reject) => {
+      const deadline = Date.now() + timeoutMs;
       const check = () => {
         const f = seen.find((o) => o.runId === id && o.phase === "finished");
         if (f && f.phase === "finished") resolve(f);
+        else if (Date.now() > deadline) reject(new Error(`${id} did not finish within ${timeoutMs} ms; saw ${JSON.stringify(seen.filter((o) => o.runId === id).map((o) => o.phase))}`));
+        else setTimeout(check, 20);
+      };
+      check();
+    });
+  /** Resolves once the run's log holds `text` (the job's process has started and written it). */
+  const logged = (id: string, text: string, timeoutMs = 25_000) =>
+    new Promise<void>((resolve, reject) => {
+      const deadline = Date.now() + timeoutMs;
+      const check = () => {
+        if (existsSync(logs.path(id)) && readFileSync(logs.path(id), "utf8").includes(text)) resolve();
+        else if (Date.now() > deadline) reject(new Error(`${id}: "${text.trim()}" not in its log within ${timeoutMs} ms`));
         else setTimeout(check, 20);
       };
       check();
     });
   cleanup.push(() => void executor.close());
-  return { dataDir, logs, executor, seen, finished, tokens, containment };
+  return { dataDir, logs, executor, seen, finished, logged, tokens, containment };
 }
 
 const spec = (id: string, run: string, over: Partial<RunSpec> = {}) => fakeSpec({ id, run, checkout: false, ...over });
@@ -112,11 +127,12 @@ describe.each(MODES)("LocalExecutor (YACI_LOCAL_SANDBOX=%s)", (m) => {
   });
 
   it("cancels a running job and a queued one", async () => {
-    const { executor, finished, seen } = await setup({ concurrency: 1 });
-    await executor.start(spec("run-a", "sleep 30"));
+    const { executor, finished, logged, seen } = await setup({ concurrency: 1 });
+    await executor.start(spec("run-a", "echo a started; sleep 30"));
     await executor.start(spec("run-b", "echo b"));
-    await new Promise((r) => setTimeout(r, 100));
-    expect(seen.some((o) => o.runId === "run-b" && o.phase === "running")).toBe(false); // waits for a slot
+    await logged("run-a", "a started\n"); // run-a holds the only slot
+    expect(executor.queueDepth).toBe(1); // run-b waits for it
+    expect(seen.some((o) => o.runId === "run-b" && o.phase === "running")).toBe(false);
     await executor.cancel("run-b");
     await executor.cancel("run-a");
     await executor.cancel("run-a"); // twice is fine
@@ -129,7 +145,7 @@ describe.each(MODES)("LocalExecutor (YACI_LOCAL_SANDBOX=%s)", (m) => {
     const { executor, finished, seen } = await setup({ concurrency: 2 });
     for (const id of ["c1", "c2", "c3", "c4"]) await executor.start(spec(id, "sleep 0.3"));
     expect(executor.queueDepth).toBe(2);
-    await Promise.all(["c1", "c2", "c3", "c4"].map(finished));
+    await Promise.all(["c1", "c2", "c3", "c4"].map((id) => finished(id)));
     // c3 starts only after c1 or c2 finished
     const idx = (id: string, phase: string) => seen.findIndex((o) => o.runId === id && o.phase === phase);
     expect(idx("c3", "running")).toBeGreaterThan(Math.min(idx("c1", "finished"), idx("c2", "finished")));
@@ -219,8 +235,8 @@ describe.each(MODES)("LocalExecutor (YACI_LOCAL_SANDBOX=%s)", (m) => {
 
   it("after a crash, recover() kills the orphaned processes and reports them interrupted", async () => {
     const first = await setup();
-    await first.executor.start(spec("orphan-1", "sleep 60"));
-    await new Promise((r) => setTimeout(r, 200));
+    await first.executor.start(spec("orphan-1", "echo started; sleep 60"));
+    await first.logged("orphan-1", "started\n"); // its process runs (and has written its marker)
     // A new executor on the same data dir = the app restarted (the old process group still runs).
     const second = new LocalExecutor({
       dataDir: first.dataDir,

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -307,7 +307,7 @@ describe.each(["required", "off"] as const)("a job the system cannot start ends 
 });
 
 describe("the built app", () => {
-  const API_TOKEN = "sandbox-test-token";
+  const API_TOKEN = "sandbox-test-token-0123456789abcdef0123";
   let github: GitHubStandIn;
   let app: AppProcess | undefined;
   beforeAll(async () => {
@@ -339,16 +339,19 @@ describe("the built app", () => {
     return res.status === 200 && !exited;
   };
 
-  it("stays up when `POST /run` sends a NUL, and again when that kind of run was queued across a restart", async () => {
-    app = await startApp({ github, env: { YACI_API_TOKEN: API_TOKEN, YACI_LOCAL_SANDBOX: "required" } });
+  it("keeps YACI_DATA_DIR private; stays up when `POST /run` sends a NUL, and again when that kind of run was queued across a restart", async () => {
+    const firstDir = mkdtempSync(join(tmpdir(), "yaci-e2e-"));
+    chmodSync(firstDir, 0o755);
+    app = await startApp({ github, dataDir: firstDir, env: { YACI_API_TOKEN: API_TOKEN, YACI_LOCAL_SANDBOX: "required" } });
+    expect(statSync(firstDir).mode & 0o777).toBe(0o700);
     const res = await fetch(`${app.url}/run`, {
       method: "POST",
       headers: { ...authorization, "content-type": "application/json" },
       body: JSON.stringify({ command: "echo \u0000" }),
     });
-    expect(res.status).toBe(200);
-    const { name } = (await res.json()) as { name: string };
-    expect(await getRun(app, name)).toEqual({ pod: expect.any(String), status: "Failed", log: "yaci: the job's `run` contains a NUL character\n" });
+    // The API refuses a NUL up front (400 with a message); the app stays up.
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/NUL/);
     expect(await alive(app)).toBe(true);
 
     // A restart finds a bad run still queued and starts it: an error, not a crash loop.
@@ -371,7 +374,7 @@ describe("the built app", () => {
       const repo = payload.repository.name;
       const run = [`tr '\\0' '\\n' < /proc/${app.pid}/environ || true`, "tr '\\0' '\\n' < /proc/$PPID/environ || true", "echo done"];
       github.setFiles(owner, repo, sha, { ".yaci.yml": `run: |\n${run.map((l) => `  ${l}\n`).join("")}` });
-      expect(await sendWebhook(app.webhookUrl, { event: "push", payload, secret: app.webhookSecret })).toBe(200);
+      expect(await sendWebhook(app.webhookUrl, { event: "push", payload, secret: app.webhookSecret })).toBe(202);
       const [checkRun] = await waitFor(
         () => {
           const runs = github.checkRunsFor(owner, repo, sha);
@@ -379,10 +382,11 @@ describe("the built app", () => {
         },
         { timeoutMs: 20_000, message: "the check run to complete" },
       );
+      const warned = app.jsonLogs().some((l) => l.level === 40 && String(l.msg).startsWith("local jobs are not sandboxed"));
       await app.stop();
       app.removeDataDir();
       app = undefined;
-      return checkRun!.output;
+      return { ...checkRun!.output, warned };
     };
     const keyLine = TEST_PRIVATE_KEY.split("\n").find((l) => l.length > 40)!;
     const sandboxed = await hostile("required", 1);
@@ -390,8 +394,10 @@ describe("the built app", () => {
     expect(sandboxed.text).not.toContain(TEST_WEBHOOK_SECRET);
     expect(sandboxed.text).not.toContain(keyLine);
     expect(sandboxed.summary).not.toContain("not sandboxed");
+    expect(sandboxed.warned).toBe(false);
     const unsandboxed = await hostile("off", 2);
     expect(unsandboxed.text).toContain(`WEBHOOK_SECRET=${TEST_WEBHOOK_SECRET}`);
     expect(unsandboxed.summary).toMatch(/\*\*Warning:\*\* not sandboxed \(YACI_LOCAL_SANDBOX=off\)/);
+    expect(unsandboxed.warned).toBe(true); // and the log said so at start
   });
 });

@@ -68,6 +68,11 @@ async function push(config: string, ref = "refs/heads/main") {
   return sha;
 }
 const TWO_JOBS = "jobs:\n  test:\n    run: npm test\n  lint:\n    run: npm run lint\n";
+/** A check_run / check_suite example (they come from other repositories) moved to OWNER/REPO, or `repo`. */
+function inRepo(p: Any, repo = REPO, owner = OWNER): Any {
+  p.repository = { ...p.repository, name: repo, full_name: `${owner}/${repo}`, owner: { ...p.repository.owner, login: owner } };
+  return p;
+}
 const idOf = (sha: string, job: string) => fake.started.filter((s) => s.key.sha === sha && s.key.job === job).at(-1)!.id;
 
 function prPayload(number: number, sha: string, opts: { fork?: boolean; author?: string; action?: string } = {}) {
@@ -81,11 +86,13 @@ function prPayload(number: number, sha: string, opts: { fork?: boolean; author?:
   github.setPull(OWNER, REPO, number, { ...p.pull_request, head: p.pull_request.head, base: p.pull_request.base });
   return p;
 }
-function comment(number: number, body: string, author = "maintainer") {
+/** A comment written now (or at `writtenAt`, e.g. before a push that GitHub delivered first). */
+function comment(number: number, body: string, author = "maintainer", writtenAt = new Date()) {
   const p: Any = withInstallation(loadExample("issue_comment", (x) => x.action === "created"), INSTALLATION);
   p.issue.number = number;
   p.issue.pull_request = { url: `https://api.github.com/repos/${OWNER}/${REPO}/pulls/${number}`, html_url: `https://github.com/${OWNER}/${REPO}/pull/${number}` };
-  p.comment = { ...p.comment, id: 1000 + ++seq, body, user: { ...p.comment.user, login: author, type: "User" } };
+  const at = writtenAt.toISOString();
+  p.comment = { ...p.comment, id: 1000 + ++seq, body, created_at: at, updated_at: at, user: { ...p.comment.user, login: author, type: "User" } };
   p.sender = { ...p.sender, login: author, type: "User" };
   return p;
 }
@@ -98,7 +105,7 @@ describe("re-runs", () => {
     fake.finish(idOf(sha, "lint"), "succeeded", 0);
     await settle();
     const old = ofJob(sha, "test")[0]!;
-    const p: Any = withInstallation(loadExample("check_run", (x) => x.action === "rerequested"), INSTALLATION);
+    const p: Any = inRepo(withInstallation(loadExample("check_run", (x) => x.action === "rerequested"), INSTALLATION));
     p.check_run = { ...p.check_run, id: old.id, external_id: old.external_id, head_sha: sha, name: "test" };
     await receive("check_run", p);
     expect(fake.started.filter((s) => s.key.job === "test").map((s) => s.attempt)).toEqual([1, 2]);
@@ -178,7 +185,7 @@ describe("cancellation", () => {
     await settle();
     const live = ofJob(sha, "build")[0]!;
     expect(live.actions).toEqual([{ label: "Cancel", description: "Stop this job", identifier: "cancel" }]);
-    const p: Any = withInstallation(loadExample("check_run", (x) => x.action === "requested_action"), INSTALLATION);
+    const p: Any = inRepo(withInstallation(loadExample("check_run", (x) => x.action === "requested_action"), INSTALLATION));
     p.check_run = { ...p.check_run, id: live.id, external_id: id, head_sha: sha };
     p.requested_action = { identifier: "cancel" };
     p.sender = { ...p.sender, login: "maintainer" };
@@ -259,7 +266,7 @@ describe("exactly once", () => {
     // A re-run redelivered starts exactly one new attempt.
     fake.finish(fake.started[0]!.id, "failed", 1);
     await settle();
-    const r: Any = withInstallation(loadExample("check_run", (x) => x.action === "rerequested"), INSTALLATION);
+    const r: Any = inRepo(withInstallation(loadExample("check_run", (x) => x.action === "rerequested"), INSTALLATION));
     r.check_run = { ...r.check_run, external_id: fake.started[0]!.id, head_sha: sha };
     await receive("check_run", r, "rerun-1");
     await receive("check_run", r, "rerun-1");
@@ -299,5 +306,155 @@ describe("annotations and commit statuses", () => {
     expect(of("yaci/test").at(-1)!.description).toMatch(/^Failed: exit code 1/);
     expect(github.violations).toEqual([]);
     github.addInstallation(INSTALLATION, { permissions: { ...APP_PERMISSIONS } });
+  });
+});
+
+describe("fork approval is pinned to the commit the maintainer saw", () => {
+  /** Waits until the clock has moved past `iso` (so that what happens next is strictly later). */
+  const after = (iso: string) => {
+    while (Date.now() <= Date.parse(iso));
+  };
+  const approvalOf = (sha: string) => deps.store.list((r) => r.spec.key.sha === sha && r.spec.key.job === "yaci/approval")[0]!;
+  async function forkWaiting(number: number) {
+    const base = newSha();
+    github.setFiles(OWNER, REPO, base, { ".yaci.yml": "jobs:\n  test:\n    run: npm test\n" });
+    github.setRef(OWNER, REPO, "master", base);
+    const first = newSha();
+    await receive("pull_request", prPayload(number, first, { fork: true, author: "mallory" }));
+    return first;
+  }
+
+  it("/ok-to-test approves the head that waited when the comment was written, not a push that came after", async () => {
+    const first = await forkWaiting(30);
+    after(approvalOf(first).createdAt);
+    const written = new Date();
+    after(written.toISOString());
+    // The fork pushes just before the comment is handled (or the comment is redelivered hours later).
+    const second = newSha();
+    await receive("pull_request", prPayload(30, second, { fork: true, author: "mallory", action: "synchronize" }));
+    await receive("issue_comment", comment(30, "/ok-to-test", "maintainer", written));
+    expect(fake.started.map((s) => [s.key.sha, s.key.job])).toEqual([[first, "test"]]);
+    expect(runsOf(second).map((r) => [r.name, r.conclusion])).toEqual([["yaci/approval", "action_required"]]);
+    const [reply] = github.comments.filter((c) => c.issue_number === 30).map((c) => c.body);
+    expect(reply).toContain(`Approved \`${first}\``);
+    expect(reply).toContain(`head is now \`${second.slice(0, 7)}\``);
+  });
+
+  it("/ok-to-test <sha> approves exactly that commit (a 7-character prefix is enough); a bad SHA is refused", async () => {
+    const first = await forkWaiting(31);
+    const second = newSha();
+    await receive("pull_request", prPayload(31, second, { fork: true, author: "mallory", action: "synchronize" }));
+    await receive("issue_comment", comment(31, `/ok-to-test ${first.slice(0, 7)}`));
+    expect(fake.started.map((s) => s.key.sha)).toEqual([first]);
+    await receive("issue_comment", comment(31, "/ok-to-test abc"));
+    await receive("issue_comment", comment(31, `/ok-to-test ${"f".repeat(40)}`));
+    expect(fake.started.map((s) => s.key.sha)).toEqual([first]);
+    await receive("issue_comment", comment(31, `/ok-to-test ${second}`));
+    expect(fake.started.map((s) => s.key.sha)).toEqual([first, second]);
+    const replies = github.comments.filter((c) => c.issue_number === 31).map((c) => c.body);
+    expect(replies).toEqual([
+      `@maintainer: Approved \`${first}\` for testing. The pull request's head is now \`${second.slice(0, 7)}\`: it needs its own \`/ok-to-test\`.`,
+      "@maintainer: `/ok-to-test <sha>` takes a commit SHA (7 to 40 hex characters), got `abc`.",
+      `@maintainer: No commit \`${"f".repeat(40)}\` of this pull request is waiting for approval. Its head is \`${second}\`.`,
+      `@maintainer: Approved \`${second}\` for testing.`,
+    ]);
+  });
+});
+
+describe("re-run and cancel events name runs exactly", () => {
+  it("a Re-run or Cancel whose external_id is not a run of that repository and commit does nothing", async () => {
+    const sha = await push(TWO_JOBS);
+    fake.finish(idOf(sha, "test"), "failed", 1);
+    fake.run(idOf(sha, "lint"));
+    await settle();
+    const other = newSha();
+    const rerun = (repo: string, headSha: string) => {
+      const p: Any = inRepo(withInstallation(loadExample("check_run", (x) => x.action === "rerequested"), INSTALLATION), repo);
+      p.check_run = { ...p.check_run, external_id: idOf(sha, "test"), head_sha: headSha };
+      return p;
+    };
+    await receive("check_run", rerun(REPO, other)); // another commit
+    await receive("check_run", rerun("Other-Repo", sha)); // another repository
+    const cancel: Any = inRepo(withInstallation(loadExample("check_run", (x) => x.action === "requested_action"), INSTALLATION), "Other-Repo");
+    cancel.check_run = { ...cancel.check_run, external_id: idOf(sha, "lint"), head_sha: sha };
+    cancel.requested_action = { identifier: "cancel" };
+    await receive("check_run", cancel);
+    const suite: Any = inRepo(withInstallation(loadExample("check_suite", (x) => x.action === "rerequested"), INSTALLATION), "Other-Repo");
+    suite.check_suite = { ...suite.check_suite, head_sha: sha, head_branch: "main" };
+    await receive("check_suite", suite);
+    expect(fake.started.map((s) => `${s.key.job}#${s.attempt}`)).toEqual(["test#1", "lint#1"]);
+    expect(fake.cancelled).toEqual([]);
+    // The same events for the right repository and commit do their work.
+    await receive("check_run", rerun(REPO, sha));
+    expect(fake.started.map((s) => `${s.key.job}#${s.attempt}`)).toEqual(["test#1", "lint#1", "test#2"]);
+  });
+});
+
+describe("comment spam cannot spend the write budget", () => {
+  const repliesTo = (n: number) => github.comments.filter((c) => c.issue_number === n).map((c) => c.body);
+  const lookups = (user: string) => github.requests.filter((r) => r.path.endsWith(`/collaborators/${user}/permission`)).length;
+
+  it("unknown commands get one help reply per pull request per hour, only for writers, quoting one short line", async () => {
+    const sha = newSha();
+    github.setFiles(OWNER, REPO, sha, { ".yaci.yml": TWO_JOBS });
+    await receive("pull_request", prPayload(40, sha));
+    const before = lookups("reader");
+    for (let i = 0; i < 3; i++) await receive("issue_comment", comment(40, `/deploy-${"x".repeat(500)}\n/foo\n/bar`, "reader"));
+    expect(repliesTo(40)).toEqual([]);
+    expect(lookups("reader") - before).toBe(1); // at most once per user and pull request per hour
+    for (let i = 0; i < 3; i++) await receive("issue_comment", comment(40, `/deploy-${"x".repeat(500)}\n/foo`));
+    const replies = repliesTo(40);
+    expect(replies).toHaveLength(1);
+    expect(replies[0]!).toMatch(/^@maintainer: Unknown command `\/deploy-x{25}…`\. YACI understands/);
+    expect(replies[0]!.length).toBeLessThan(400);
+    expect(replies[0]!.split("\n")).toHaveLength(1);
+  });
+
+  it("a refusal is sent once per user and pull request; only the first 10 command lines are read", async () => {
+    const sha = newSha();
+    github.setFiles(OWNER, REPO, sha, { ".yaci.yml": TWO_JOBS });
+    await receive("pull_request", prPayload(41, sha));
+    fake.finish(idOf(sha, "test"), "failed", 1);
+    fake.finish(idOf(sha, "lint"), "succeeded", 0);
+    await settle();
+    await receive("issue_comment", comment(41, "/retest", "reader"));
+    await receive("issue_comment", comment(41, "/retest\n/cancel", "reader"));
+    expect(repliesTo(41)).toEqual(["@reader: only people with write access to this repository can use `/retest`."]);
+    // 10 command lines, then `/retest`: the eleventh is not read.
+    await receive("issue_comment", comment(41, `${Array.from({ length: 10 }, (_, i) => `/x${i}`).join("\n")}\n/retest`));
+    expect(fake.started.filter((s) => s.key.sha === sha)).toHaveLength(2);
+    await receive("issue_comment", comment(41, `${Array.from({ length: 2000 }, () => "/retest").join("\n")}`));
+    expect(fake.started.filter((s) => s.key.sha === sha).map((s) => `${s.key.job}#${s.attempt}`)).toEqual(["test#1", "lint#1", "test#2"]);
+    expect(github.violations).toEqual([]);
+  });
+});
+
+describe("hostile .yaci.yml files get a failed `yaci` check run, never a crash", () => {
+  const yaciCheck = (sha: string) => ofJob(sha, "yaci")[0]!;
+
+  it("a file over 1 MB (GitHub sends no content) is refused naming its size and the limit", async () => {
+    const sha = await push(`run: |\n${"  echo hello world\n".repeat(60_000)}`);
+    const check = yaciCheck(sha);
+    expect(check).toMatchObject({ status: "completed", conclusion: "failure" });
+    expect(check.output.summary).toContain("the file is 1.1 MiB (1,140,007 bytes), more than the limit of 512 KiB (524,288 bytes)");
+    expect(fake.started).toEqual([]);
+    expect(github.violations).toEqual([]);
+  });
+
+  it("a file between the limit and 1 MB is refused too", async () => {
+    const sha = await push(`run: |\n${"  echo hello world\n".repeat(30_000)}`);
+    expect(yaciCheck(sha).output.summary).toContain("more than the limit of 512 KiB");
+  });
+
+  it("a NUL in run, an environment past 128 KiB and jobs `Test` and `test` are refused with line and column", async () => {
+    const sha = await push(`env: { BIG: "${"x".repeat(140_000)}" }\nrun: make\n`);
+    const summary = yaciCheck(sha).output.summary;
+    expect(summary).toContain("line 1, column 6: `env` is 136.7 KiB (140,005 bytes), more than the limit of 128 KiB (131,072 bytes) per job");
+    expect(fake.started).toEqual([]);
+    const sha2 = await push(["jobs:", "  Test:", '    run: "echo \\0 evil"', "  test:", "    run: npm test", ""].join("\n"));
+    const s2 = yaciCheck(sha2).output.summary;
+    expect(s2).toContain("line 3, column 10: `jobs.Test.run` contains a NUL character");
+    expect(s2).toContain("line 4, column 3: job name `test` differs from job `Test` only in case");
+    expect(fake.started).toEqual([]);
   });
 });

@@ -127,10 +127,12 @@ describe("classify (pure: Job + newest pod → observation)", () => {
     expect(c).toMatchObject({ kind: "finish", deleteJob: false, observation: { outcome: "cancelled", message: "the Kubernetes Job was deleted" } });
   });
 
-  it("image pull errors: pending within the grace, then failed + delete the Job", () => {
+  const TRANSIENT = 'failed to pull and unpack image "docker.io/library/node:22": failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/library/node/manifests/sha256:0a1b: 503 Service Unavailable';
+
+  it("image pull errors that can pass: pending within the grace, then failed + delete the Job", () => {
     const waiting = (reason: string) =>
-      pod({ phase: "Pending", containerStatuses: [{ name: "main", image: "node:22", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason, message: "rpc error: not found" } } }] });
-    for (const reason of ["ErrImagePull", "ImagePullBackOff", "InvalidImageName"]) {
+      pod({ phase: "Pending", containerStatuses: [{ name: "main", image: "node:22", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason, message: TRANSIENT } } }] });
+    for (const reason of ["ErrImagePull", "ImagePullBackOff"]) {
       const within = run({ job: job(), pod: waiting(reason), imagePullErrorSince: new Date(NOW.getTime() - 60_000) });
       expect(within).toMatchObject({
         kind: "observe",
@@ -139,8 +141,41 @@ describe("classify (pure: Job + newest pod → observation)", () => {
         imagePullError: { container: "main", image: "node:22", reason },
       });
       const past = run({ job: job(), pod: waiting(reason), imagePullErrorSince: new Date(NOW.getTime() - 120_000) });
-      expect(past).toMatchObject({ kind: "finish", deleteJob: true, observation: { outcome: "failed", message: `image node:22 could not be pulled (${reason}: rpc error: not found)` } });
+      expect(past).toMatchObject({ kind: "finish", deleteJob: true, observation: { outcome: "failed", message: expect.stringMatching(new RegExp(`^image node:22 could not be pulled \\(${reason}: failed to pull and unpack`)) } });
     }
+  });
+
+  it.each([
+    ["toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit"],
+    ['rpc error: code = Unknown desc = failed to pull and unpack image "docker.io/library/node:22": failed to resolve reference "docker.io/library/node:22": failed to do request: Head "https://registry-1.docker.io/v2/library/node/manifests/22": dial tcp 54.1.2.3:443: i/o timeout'],
+    ['rpc error: code = Unknown desc = Error response from daemon: Get "https://registry.example/v2/": net/http: TLS handshake timeout'],
+  ])("an error that can pass keeps the grace period: %s", (message) => {
+    const p = pod({ phase: "Pending", containerStatuses: [{ name: "main", image: "node:22", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "ErrImagePull", message } } }] });
+    expect(run({ job: job(), pod: p, imagePullErrorSince: NOW })).toMatchObject({ kind: "observe", recheckAt: new Date(NOW.getTime() + 120_000) });
+  });
+
+  // The kubelet's own words (containerd 1.7 / 2.x and dockershim), as `kubectl describe pod` shows them.
+  it.each([
+    [
+      "ErrImagePull",
+      'failed to pull and unpack image "docker.io/library/nosuchimage:latest": failed to resolve reference "docker.io/library/nosuchimage:latest": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed',
+      "cannot be pulled: the registry denies access",
+    ],
+    [
+      "ErrImagePull",
+      'rpc error: code = NotFound desc = failed to pull and unpack image "docker.io/library/node:99": failed to resolve reference "docker.io/library/node:99": docker.io/library/node:99: not found',
+      "does not exist in its registry",
+    ],
+    ["ErrImagePull", "rpc error: code = Unknown desc = Error response from daemon: manifest for node:99 not found: manifest unknown: manifest unknown", "does not exist in its registry"],
+    ["ErrImagePull", "rpc error: code = Unknown desc = Error response from daemon: unauthorized: authentication required", "cannot be pulled: the registry denies access"],
+    ["InvalidImageName", 'Failed to apply default image tag "Node:22": couldn\'t parse image name "Node:22": invalid reference format: repository name must be lowercase', "is not a valid image reference"],
+  ])("%s that waiting cannot fix fails at once, naming the image: %s", (reason, message, why) => {
+    const p = pod({ phase: "Pending", containerStatuses: [{ name: "main", image: "node:22", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason, message } } }] });
+    const c = run({ job: job(), pod: p, imagePullErrorSince: NOW });
+    expect(c).toMatchObject({ kind: "finish", deleteJob: true, observation: { outcome: "failed" } });
+    const msg = c.kind === "finish" ? c.observation.message! : "";
+    expect(msg.startsWith(`image node:22 ${why}`)).toBe(true);
+    expect(msg).toContain(`(${reason}: `);
   });
 
   it("unschedulable: pending with the scheduler's message; past the pending timeout → failed + delete", () => {

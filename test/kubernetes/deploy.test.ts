@@ -11,7 +11,7 @@ import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
-import { harness, makeSpec } from "./harness.js";
+import { harness, makeSpec, until } from "./harness.js";
 import { buildJobManifest } from "../../src/executors/kubernetes/job-manifest.js";
 import { DEFAULT_KUBERNETES_OPTIONS } from "../../src/executors/kubernetes/options.js";
 
@@ -145,6 +145,12 @@ describe("deploy/", () => {
       await executor.cancel(b.id);
       h.standIn.kubelet.imagePullError(c.id);
       await rec.waitPhase(c.id, "finished");
+      // The fair queue (YACI_MAX_RUNNING): a replica takes the Lease (create), reads and renews it.
+      const queued = await h.newExecutor({}, { queue: { limits: { maxRunning: 1 }, leaseDurationMs: 300 } });
+      const d = makeSpec({ job: "d" });
+      await queued.executor.start(d);
+      await until(() => h.standIn.objects.jobs.get(d.id)?.spec?.suspend === false, 10_000, "the queued Job's admission");
+      await until(() => h.standIn.count("update", "leases") > 0, 10_000, "a renewal of the Lease");
       const used = new Set(h.standIn.requests.map((r) => `${r.resource} ${r.verb}`));
       expect([...used].sort()).toEqual([...granted].sort());
       expect(new Set(h.standIn.requests.map((r) => /\/namespaces\/([^/]+)\//.exec(r.path)?.[1]))).toEqual(new Set([h.standIn.namespace]));

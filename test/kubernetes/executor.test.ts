@@ -1,5 +1,6 @@
+import { existsSync, readFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { harness, makeSpec, TOKEN, until, type Harness } from "./harness.js";
+import { harness, logReads, makeSpec, ManualClock, quiesce, TOKEN, until, type Harness } from "./harness.js";
 
 let h: Harness;
 
@@ -11,16 +12,15 @@ afterEach(async () => {
   await h.close();
 });
 
-/** Waits a little for anything that should NOT happen (a second `finished`). */
-const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
 
 describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
   it("creates the Job and its Secret, reports running then success exactly once, saves the log first", async () => {
     const { executor, rec } = await h.newExecutor();
     const spec = makeSpec();
+    // What the log file holds at the very moment `finished` is emitted (the reporter reads it then).
     let logAtFinish: string | undefined;
     executor.subscribe((o) => {
-      if (o.runId === spec.id && o.phase === "finished") logAtFinish = h.logStore.path(spec.id);
+      if (o.runId === spec.id && o.phase === "finished") logAtFinish = existsSync(h.logStore.path(spec.id)) ? readFileSync(h.logStore.path(spec.id), "utf8") : "(no log file)";
     });
     await executor.start(spec);
 
@@ -41,12 +41,12 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
     h.standIn.kubelet.succeed(spec.id, "installing\nall 12 tests passed\n");
     const fin = await rec.waitPhase(spec.id, "finished");
     expect(fin).toMatchObject({ outcome: "succeeded", exitCode: 0, startedAt: expect.any(Date), finishedAt: expect.any(Date) });
-    expect(logAtFinish).toBeDefined();
+    expect(logAtFinish).toBe("installing\nall 12 tests passed\n");
     expect((await h.logStore.tail(spec.id, 1000)).text).toBe("installing\nall 12 tests passed\n");
 
-    await settle();
+    await quiesce(h, executor, rec);
     expect(rec.finished(spec.id)).toHaveLength(1);
-    expect(h.standIn.count("get", "pods/log")).toBe(1);
+    expect(logReads(h, spec.id)).toBe(1);
     expect(h.tokens).toHaveLength(1);
   });
 
@@ -59,7 +59,7 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
     const fin = await rec.waitPhase(spec.id, "finished");
     expect(fin).toMatchObject({ outcome: "failed", exitCode: 2 });
     expect((await h.logStore.tail(spec.id, 1000)).text).toBe("src/a.ts: 3 problems\n");
-    await settle();
+    await quiesce(h, executor, rec);
     expect(rec.finished(spec.id)).toHaveLength(1);
   });
 
@@ -75,7 +75,7 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
     expect(log).toContain("could not download");
     expect(log).not.toContain(TOKEN);
     expect(log).toContain("***");
-    await settle();
+    await quiesce(h, executor, rec);
     expect(rec.finished(spec.id)).toHaveLength(1);
   });
 
@@ -90,7 +90,7 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
     const fin = await rec.waitPhase(spec.id, "finished");
     expect(fin).toMatchObject({ outcome: "timed_out", message: "ran longer than its timeout of 1m30s" });
     expect((await h.logStore.tail(spec.id, 1000)).text).toBe("sleeping\n");
-    await settle();
+    await quiesce(h, executor, rec);
     expect(rec.finished(spec.id)).toHaveLength(1);
   });
 
@@ -108,7 +108,7 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
     await until(() => !h.standIn.get("jobs", spec.id), 5000, "the Job to be deleted");
     expect(h.standIn.get("secrets", spec.id)).toBeUndefined(); // deleted with its owner
     expect((await h.logStore.tail(spec.id, 1000)).text).toContain("could not be pulled");
-    await settle();
+    await quiesce(h, executor, rec);
     expect(rec.finished(spec.id)).toHaveLength(1);
     const del = h.standIn.requests.filter((r) => r.verb === "delete");
     expect(del).toHaveLength(1);
@@ -116,16 +116,26 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
   });
 
   it("unschedulable: stays pending with the scheduler's reason, then fails after the pending timeout", async () => {
-    const { executor, rec } = await h.newExecutor({ pendingTimeoutMs: 1500 });
+    // The timeout counts from the Job's creationTimestamp (whole seconds, as the API server writes
+    // it), on a clock the test moves: no dependence on how fast this machine is.
+    const clock = new ManualClock(Date.now());
+    const { executor, rec } = await h.newExecutor({ pendingTimeoutMs: 1500 }, { clock });
     const spec = makeSpec({ job: "big", resources: { cpu: "64", memory: "512Gi" } });
     await executor.start(spec);
     h.standIn.kubelet.unschedulable(spec.id, "0/3 nodes are available: 3 Insufficient memory.");
     const pending = await rec.waitFor((o) => o.runId === spec.id && o.phase === "pending" && !!o.waitingReason, 5000);
     expect(pending).toMatchObject({ waitingReason: "unschedulable: 0/3 nodes are available: 3 Insufficient memory." });
+    const created = Date.parse(h.standIn.get("jobs", spec.id)!.metadata.creationTimestamp);
+    clock.advanceTo(created + 1499);
+    // 1 ms before the timeout the run is judged again (the scheduler's message changes) and still waits.
+    h.standIn.kubelet.unschedulable(spec.id, "0/4 nodes are available: 4 Insufficient memory.");
+    await rec.waitFor((o) => o.runId === spec.id && o.phase === "pending" && !!o.waitingReason?.includes("0/4 nodes"), 5000);
+    expect(rec.finished(spec.id)).toHaveLength(0);
+    clock.advanceTo(created + 1500 + 50);
     const fin = await rec.waitPhase(spec.id, "finished", 5000);
-    expect(fin).toMatchObject({ outcome: "failed", message: "waited more than 1.5s for a node: 0/3 nodes are available: 3 Insufficient memory." });
+    expect(fin).toMatchObject({ outcome: "failed", message: "waited more than 1.5s for a node: 0/4 nodes are available: 4 Insufficient memory." });
     await until(() => !h.standIn.get("jobs", spec.id), 5000, "the Job to be deleted");
-    await settle();
+    await quiesce(h, executor, rec);
     expect(rec.finished(spec.id)).toHaveLength(1);
   });
 
@@ -137,7 +147,7 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
     h.standIn.kubelet.oomKill(spec.id, "allocating\n");
     const fin = await rec.waitPhase(spec.id, "finished");
     expect(fin).toMatchObject({ outcome: "failed", exitCode: 137, message: "out of memory (limit 1Gi)" });
-    await settle();
+    await quiesce(h, executor, rec);
     expect(rec.finished(spec.id)).toHaveLength(1);
   });
 
@@ -151,7 +161,7 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
     const fin = await rec.waitPhase(spec.id, "finished");
     expect(fin).toMatchObject({ outcome: "failed", message: "evicted: The node was low on resource: memory." });
     expect((await h.logStore.tail(spec.id, 1000)).text).toBe("working\n");
-    await settle();
+    await quiesce(h, executor, rec);
     expect(rec.finished(spec.id)).toHaveLength(1);
   });
 
@@ -164,7 +174,7 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
     h.standIn.kubelet.deletePod(spec.id);
     const fin = await rec.waitPhase(spec.id, "finished");
     expect(fin).toMatchObject({ outcome: "failed", message: "the pod was deleted before it finished" });
-    await settle();
+    await quiesce(h, executor, rec);
     expect(rec.finished(spec.id)).toHaveLength(1);
   });
 
@@ -177,7 +187,7 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
     h.standIn.deleteJob(spec.id);
     const fin = await rec.waitPhase(spec.id, "finished");
     expect(fin).toMatchObject({ outcome: "cancelled", message: "the Kubernetes Job was deleted" });
-    await settle();
+    await quiesce(h, executor, rec);
     expect(rec.finished(spec.id)).toHaveLength(1);
   });
 
@@ -194,7 +204,7 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
     expect(h.standIn.get("secrets", spec.id)).toBeUndefined();
     expect((await h.logStore.tail(spec.id, 1000)).text).toBe("step 1\nyaci: cancelled\n");
     await executor.cancel(spec.id);
-    await settle();
+    await quiesce(h, executor, rec);
     expect(rec.finished(spec.id)).toHaveLength(1);
     expect(h.standIn.count("delete", "jobs")).toBe(1);
   });
@@ -236,7 +246,7 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
     expect(h.standIn.count("list")).toBe(lists);
     const resumed = h.standIn.requests.filter((r) => r.verb === "watch").slice(-2);
     for (const r of resumed) expect(Number(r.query.get("resourceVersion"))).toBeGreaterThan(1000);
-    await settle();
+    await quiesce(h, executor, rec);
     expect(rec.finished(spec.id)).toHaveLength(1);
   });
 
@@ -264,7 +274,7 @@ describe("KubernetesExecutor against the API stand-in (real HTTP)", () => {
       expect(finA).toMatchObject({ outcome: "failed", exitCode: 3 });
       expect(finB).toMatchObject({ outcome: "cancelled" });
       expect(h.standIn.count("list")).toBe(lists + 2); // jobs and pods re-listed once each
-      await settle();
+      await quiesce(h, executor, rec);
       expect(rec.finished(a.id)).toHaveLength(1);
       expect(rec.finished(b.id)).toHaveLength(1);
     });

@@ -1,3 +1,4 @@
+import type { QueueSettings } from "../../src/executors/kubernetes/admission.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,6 +7,7 @@ import { runId } from "../../src/core/run-id.js";
 import type { JobObservation } from "../../src/executors/executor.js";
 import { createKubernetesExecutor, type KubernetesExecutor } from "../../src/executors/kubernetes/kubernetes-executor.js";
 import type { KubernetesOptions } from "../../src/executors/kubernetes/options.js";
+import type { Timers } from "../../src/clock.js";
 import type { Logger } from "../../src/logger.js";
 import { LogStore } from "../../src/logs/log-store.js";
 import { KubeStandIn } from "../support/kube-stand-in.js";
@@ -73,6 +75,65 @@ export class Recorder {
   }
 }
 
+/**
+ * Time the test moves: `now()` stands still, and a timer fires only when `advanceTo` passes its
+ * moment (in order). For timeouts measured from the cluster's timestamps.
+ */
+export class ManualClock implements Timers {
+  private t: number;
+  private seq = 0;
+  private readonly pending = new Map<number, { at: number; fn: () => void }>();
+
+  constructor(startMs: number) {
+    this.t = startMs;
+  }
+
+  readonly now = (): Date => new Date(this.t);
+  readonly setTimeout = (fn: () => void, ms: number): unknown => {
+    const id = ++this.seq;
+    this.pending.set(id, { at: this.t + Math.max(0, ms), fn });
+    return id;
+  };
+  readonly clearTimeout = (handle: unknown): void => {
+    this.pending.delete(handle as number);
+  };
+
+  /** Moves time to `ms`, firing every timer due by then, earliest first. */
+  advanceTo(ms: number): void {
+    for (;;) {
+      const due = [...this.pending.entries()].filter(([, p]) => p.at <= ms).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.pending.delete(due[0]);
+      this.t = Math.max(this.t, due[1].at);
+      due[1].fn();
+    }
+    this.t = Math.max(this.t, ms);
+  }
+}
+
+let sentinels = 0;
+
+/**
+ * The awaited signal for "nothing else happened": waits until the executor has handled every event
+ * the stand-in sent before now and finished all the work they started. A sentinel run is created,
+ * run and ended after them (its events follow theirs on the same watches); once its `finished` is
+ * seen, the executor is closed, which awaits every finishing run and log save. After this, a
+ * second observation of an earlier run can no longer come; check the recorder then.
+ */
+export async function quiesce(h: Pick<Harness, "standIn">, executor: KubernetesExecutor, rec?: Recorder): Promise<void> {
+  if (!rec) executor.subscribe((rec = new Recorder()).push);
+  const sentinel = makeSpec({ job: `sentinel-${++sentinels}`, event: "api", checkout: false });
+  await executor.start(sentinel);
+  h.standIn.kubelet.succeed(sentinel.id, "");
+  await rec.waitPhase(sentinel.id, "finished");
+  await executor.close();
+}
+
+/** Requests for a run's pod logs (the sentinels' excluded). */
+export function logReads(h: Pick<Harness, "standIn">, runId?: string): number {
+  return h.standIn.requests.filter((r) => r.resource === "pods/log" && !r.path.includes("sentinel-") && (runId === undefined || r.path.includes(runId))).length;
+}
+
 /** Polls `cond` until true (for stand-in state that the executor changes). */
 export async function until(cond: () => boolean | Promise<boolean>, ms = 10_000, what = "a condition"): Promise<void> {
   const deadline = Date.now() + ms;
@@ -89,7 +150,7 @@ export interface Harness {
   tokens: RunSpec[];
   newExecutor(
     options?: Partial<KubernetesOptions>,
-    extra?: { recoverWaitMs?: number; logStore?: LogStore; subscribe?: boolean; log?: Logger },
+    extra?: { recoverWaitMs?: number; logStore?: LogStore; subscribe?: boolean; log?: Logger; clock?: ManualClock; queue?: QueueSettings },
   ): Promise<{ executor: KubernetesExecutor; rec: Recorder; logStore: LogStore }>;
   /** A LogStore in a fresh data dir (another machine's disk). */
   freshLogStore(): LogStore;
@@ -129,6 +190,8 @@ export async function harness(standInOpts: Parameters<typeof KubeStandIn.start>[
         backoff: { initialMs: 50, maxMs: 500 },
         recoverWaitMs: extra.recoverWaitMs ?? 5_000,
         ...(extra.log ? { log: extra.log } : {}),
+        ...(extra.clock ? { now: extra.clock.now, timers: extra.clock } : {}),
+        ...(extra.queue ? { queue: extra.queue } : {}),
       });
       executors.push(executor);
       const rec = new Recorder();

@@ -9,8 +9,6 @@ import { MAX_RUN_ID_LENGTH, runId } from "../../src/core/run-id.js";
 import {
   buildJobManifest,
   buildSecretManifest,
-  isValidLabelValue,
-  isValidName,
   jobResources,
   specFromJob,
   tarballUrl,
@@ -23,11 +21,17 @@ const GOLDEN = join(fileURLToPath(new URL(".", import.meta.url)), "golden");
 
 const opts: ManifestOptions = { ...DEFAULT_KUBERNETES_OPTIONS, namespace: "yaci-jobs", githubApiUrl: "https://api.github.com" };
 
-/** Compares with a golden file; `UPDATE_GOLDEN=1` rewrites it (review the diff!). */
+/**
+ * Compares with a golden file. The golden files were reviewed by hand, line by line, against the
+ * Kubernetes API reference and YACI's docs; they are expectations, not the code's last output.
+ * `UPDATE_GOLDEN=1` rewrites them locally (then review the diff like code); in CI it is refused,
+ * so a run can never bless its own output.
+ */
 function golden(name: string, value: unknown): void {
   const file = join(GOLDEN, name);
   const text = `${JSON.stringify(value, null, 2)}\n`;
   if (process.env.UPDATE_GOLDEN) {
+    if (process.env.CI) throw new Error("UPDATE_GOLDEN is refused when CI is set: golden files change only by a reviewed commit");
     mkdirSync(GOLDEN, { recursive: true });
     writeFileSync(file, text);
   }
@@ -74,6 +78,17 @@ const fullOpts: ManifestOptions = {
   serviceAccountName: "yaci-job",
   githubApiUrl: "https://github.example.com/api/v3/",
 };
+
+/**
+ * The API server's rules, written out from the Kubernetes docs ("Object Names and IDs", "Labels"):
+ * a Job's name becomes its pods' `job-name` label and their name prefix, so it must be a DNS-1123
+ * label (≤ 63); its pods are named `<job>-<5 random characters>`, so the name must leave 6
+ * characters free; a label value is empty or ≤ 63 alphanumerics with `-`, `_`, `.` inside.
+ */
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const isKubeJobName = (n: string) => DNS1123_LABEL.test(n) && n.length + 6 <= 63;
+const isKubeLabelValue = (v: string) => LABEL_VALUE.test(v) && v.length <= 63;
 
 function validateJob(obj: unknown): void {
   new Job(obj as ConstructorParameters<typeof Job>[0]).validate();
@@ -124,7 +139,8 @@ describe("buildJobManifest", () => {
       "yaci.dev/event": "pull_request",
       "yaci.dev/pr-number": "7",
     });
-    expect(specFromJob(job)).toEqual(full);
+    // The spec rides along as plain JSON (read back by `specFromJob`, checked on the golden file below).
+    expect(JSON.parse(job.metadata!.annotations!["yaci.dev/spec"]!)).toEqual(full);
     expect(job.spec).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 301, ttlSecondsAfterFinished: 600 });
     const pod = job.spec!.template.spec!;
     expect(pod).toMatchObject({ restartPolicy: "Never", automountServiceAccountToken: false, enableServiceLinks: false });
@@ -157,7 +173,7 @@ describe("buildJobManifest", () => {
     expect(init.env).toContainEqual({ name: "YACI_CHECKOUT_TOKEN", valueFrom: { secretKeyRef: { name: full.id, key: "token" } } });
     expect(init.env).toContainEqual({ name: "YACI_TARBALL_URL", value: `https://github.example.com/api/v3/repos/octo-org/hello-world/tarball/${full.key.sha}` });
     expect(init.volumeMounts).toEqual([{ name: "workspace", mountPath: "/workspace" }]);
-    expect(job.spec!.template.spec!.volumes).toEqual([{ name: "workspace", emptyDir: {} }]);
+    expect(job.spec!.template.spec!.volumes).toEqual([{ name: "workspace", emptyDir: { sizeLimit: "10Gi" } }]);
     expect(JSON.stringify(job)).not.toContain(TOKEN);
   });
 
@@ -190,15 +206,36 @@ describe("buildJobManifest", () => {
         expect(id.length).toBeLessThanOrEqual(MAX_RUN_ID_LENGTH);
         const spec = makeSpec({ job });
         const m = buildJobManifest({ ...spec, id }, opts);
-        expect(isValidName(m.metadata!.name!)).toBe(true);
-        for (const v of Object.values(m.metadata!.labels!)) expect(isValidLabelValue(v)).toBe(true);
+        expect(isKubeJobName(m.metadata!.name!), m.metadata!.name).toBe(true);
+        for (const v of Object.values(m.metadata!.labels!)) expect(isKubeLabelValue(v), v).toBe(true);
         validateJob(m);
       }
     }
-    expect(isValidName("a".repeat(64))).toBe(false);
-    expect(isValidName("Upper")).toBe(false);
-    expect(isValidLabelValue("-starts-with-dash")).toBe(false);
-    expect(() => buildJobManifest({ ...tiny, id: "Not_Valid" }, opts)).toThrow(/not a valid Kubernetes name/);
+    // The rules above can fail:
+    expect(isKubeJobName("a".repeat(58))).toBe(false);
+    expect(isKubeJobName("Upper")).toBe(false);
+    expect(isKubeLabelValue("-starts-with-dash")).toBe(false);
+    // Names the API server would refuse are refused before any request.
+    for (const id of ["Not_Valid", "a".repeat(64), "-dash", "dot.ted"]) expect(() => buildJobManifest({ ...tiny, id }, opts), id).toThrow(/not a valid Kubernetes name/);
+  });
+
+  it("reads a Job written by hand (the reviewed golden file) back into its RunSpec", () => {
+    const job = JSON.parse(readFileSync(join(GOLDEN, "job-full.json"), "utf8"));
+    expect(specFromJob(job)).toEqual({
+      id: "yaci-test-unit-node-22-f00dfee-f65c75396f-3",
+      key: { owner: "octo-org", repo: "hello-world", sha: "f00dfeedf00dfeedf00dfeedf00dfeedf00dfeed", job: "Test (unit) / node 22" },
+      attempt: 3,
+      event: "pull_request",
+      installationId: 4242,
+      ref: "refs/pull/7/head",
+      image: "node:22-alpine",
+      run: "npm ci\nnpm test",
+      timeoutMs: 300_500,
+      env: { NODE_ENV: "test", CI: "yes-really", YACI_SHA: "cannot override" },
+      checkout: true,
+      prNumber: 7,
+      resources: { cpu: "4", memory: "16Gi" },
+    });
   });
 
   it("refuses a spec too large for an annotation", () => {

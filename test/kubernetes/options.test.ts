@@ -57,6 +57,8 @@ describe("kubernetesOptionsFromEnv", () => {
       YACI_JOB_SERVICE_ACCOUNT: "yaci-job",
       YACI_RELIST_INTERVAL: "1h30m",
       YACI_LOG_MAX_BYTES: "5Mi",
+      YACI_LIVE_LOG_READS_PER_MINUTE: "30",
+      YACI_WORKSPACE_SIZE: "20Gi",
     });
     expect(o).toEqual({
       namespace: "ci-jobs",
@@ -79,6 +81,8 @@ describe("kubernetesOptionsFromEnv", () => {
       serviceAccountName: "yaci-job",
       relistIntervalMs: 5_400_000,
       logMaxBytes: 5 * 2 ** 20,
+      liveLogReadsPerMinute: 30,
+      workspaceSize: "20Gi",
     });
   });
 

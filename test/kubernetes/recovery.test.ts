@@ -1,7 +1,16 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { JobObservation, RecoveredJob } from "../../src/executors/executor.js";
 import type { KubernetesExecutor } from "../../src/executors/kubernetes/kubernetes-executor.js";
-import { harness, makeSpec, until, type Harness } from "./harness.js";
+import { silentLogger } from "../../src/logger.js";
+import type { LogStore } from "../../src/logs/log-store.js";
+import { Reporter } from "../../src/runs/reporter.js";
+import { RunStore } from "../../src/runs/run-store.js";
+import { Scheduler } from "../../src/runs/scheduler.js";
+import { MemoryChecks } from "../fakes/memory-checks.js";
+import { harness, logReads, makeSpec, quiesce, until, type Harness } from "./harness.js";
 
 let h: Harness;
 
@@ -14,32 +23,35 @@ afterEach(async () => {
 });
 
 /**
- * What the scheduler does with an executor, reduced to the reporting rule: a final result is
- * reported when it is first seen (recover() or the stream), then marked reported. `reports`
- * counts final reports per run over every "process" that uses it.
+ * One YACI process behind a Kubernetes executor: the real scheduler and reporter (src/runs), its
+ * own run store (a new replica's disk starts empty), and GitHub's check runs (`checks`, shared by
+ * every process, as GitHub is). `finals` counts the completed check-run writes per run.
  */
-class MiniScheduler {
-  readonly reports = new Map<string, number>();
-  private readonly marks: Array<Promise<void>> = [];
+function yaciProcess(executor: KubernetesExecutor, logs: LogStore, checks: MemoryChecks) {
+  const dir = mkdtempSync(join(tmpdir(), "yaci-k8s-store-"));
+  const store = new RunStore(dir);
+  const reporter = new Reporter({ store, logs, checks, executorKind: executor.kind, log: silentLogger, retryDelaysMs: [], onFinalReported: (r) => executor.markReported(r.spec.id) });
+  const scheduler = new Scheduler({ store, executor, reporter, log: silentLogger });
+  return { store, reporter, scheduler, dir };
+}
 
-  attach(executor: KubernetesExecutor, recovered: RecoveredJob[] = []): void {
-    for (const r of recovered) {
-      if (r.observation.phase === "finished" && !r.reported) this.report(executor, r.observation);
-    }
-    executor.subscribe((o) => {
-      if (o.phase === "finished") this.report(executor, o);
-    });
-  }
+/** Runs `fn` (which calls `executor.recover()` once) and returns what that recover() returned. */
+async function recording(executor: KubernetesExecutor, fn: () => Promise<void>): Promise<RecoveredJob[]> {
+  const out: RecoveredJob[] = [];
+  const recover = executor.recover.bind(executor);
+  executor.recover = async () => {
+    const r = await recover();
+    out.push(...r);
+    return r;
+  };
+  await fn();
+  return out;
+}
 
-  /** A process that crashes before reporting: sees results, reports nothing. */
-  private report(executor: KubernetesExecutor, o: JobObservation): void {
-    this.reports.set(o.runId, (this.reports.get(o.runId) ?? 0) + 1);
-    this.marks.push(executor.markReported(o.runId));
-  }
-
-  async settled(): Promise<void> {
-    await Promise.all(this.marks);
-  }
+function finals(checks: MemoryChecks): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const w of checks.writes) if (w.u.status === "completed" && w.u.externalId) out[w.u.externalId] = (out[w.u.externalId] ?? 0) + 1;
+  return out;
 }
 
 describe("restart recovery: the cluster holds the state", () => {
@@ -69,10 +81,13 @@ describe("restart recovery: the cluster holds the state", () => {
     const second = await h.newExecutor({}, { logStore: h.freshLogStore(), subscribe: false });
     const seen: JobObservation[] = [];
     second.executor.subscribe((o) => seen.push(o));
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => second.executor.ready(), 5000, "the second process to list the cluster");
     expect(seen).toEqual([]); // jobs from before the restart wait for recover()
 
-    const recovered = await second.executor.recover();
+    // GitHub's check runs, shared by the processes; the second one runs the real scheduler.
+    const github = new MemoryChecks();
+    const p2 = yaciProcess(second.executor, second.logStore, github);
+    const recovered = await recording(second.executor, () => p2.scheduler.recover());
     const byId = new Map(recovered.map((r) => [r.spec.id, r]));
     expect([...byId.keys()].sort()).toEqual([running.id, pending.id, doneUnreported.id, doneReported.id, finishesWhileDown.id].sort());
     expect(byId.get(running.id)).toEqual({ spec: running, observation: { runId: running.id, phase: "running", startedAt: expect.any(Date) } });
@@ -86,28 +101,30 @@ describe("restart recovery: the cluster holds the state", () => {
     expect((await second.logStore.tail(finishesWhileDown.id, 1000)).text).toBe("finished while the app was down\n");
     expect(await second.logStore.size(doneReported.id)).toBe(0); // reported: not read again
 
-    const sched = new MiniScheduler();
-    sched.attach(second.executor, recovered);
     // Observations continue for the jobs that were running.
     k.run(pending.id);
     k.succeed(running.id, "still going\ndone\n");
     k.succeed(pending.id, "ok\n");
     await until(() => seen.filter((o) => o.phase === "finished").length >= 2, 5000, "two finished");
-    await new Promise((r) => setTimeout(r, 300));
-    expect(seen.filter((o) => o.phase === "finished").map((o) => o.runId).sort()).toEqual([running.id, pending.id].sort());
+    await p2.reporter.idle();
+    await quiesce(h, second.executor); // every later event handled: nothing more can come
+    await p2.reporter.idle();
+    expect(seen.filter((o) => o.phase === "finished" && !o.runId.includes("sentinel-")).map((o) => o.runId).sort()).toEqual([running.id, pending.id].sort());
     expect(seen.find((o) => o.runId === pending.id && o.phase === "running")).toBeDefined();
-    await sched.settled();
-    expect(Object.fromEntries(sched.reports)).toEqual({ [doneUnreported.id]: 1, [finishesWhileDown.id]: 1, [running.id]: 1, [pending.id]: 1 });
-    await second.executor.close();
+    // The real scheduler and reporter wrote each result once; the one reported before the restart, never.
+    expect(finals(github)).toEqual({ [doneUnreported.id]: 1, [finishesWhileDown.id]: 1, [running.id]: 1, [pending.id]: 1 });
 
     // A third start reports nothing again: every Job carries the mark.
     const third = await h.newExecutor({}, { logStore: h.freshLogStore() });
-    const again = await third.executor.recover();
+    const p3 = yaciProcess(third.executor, third.logStore, github);
+    const again = (await recording(third.executor, () => p3.scheduler.recover())).filter((r) => !r.spec.id.includes("sentinel-"));
     expect(again).toHaveLength(5);
     expect(again.every((r) => r.reported === true && r.observation.phase === "finished")).toBe(true);
+    await p3.reporter.idle();
+    expect(finals(github)).toEqual({ [doneUnreported.id]: 1, [finishesWhileDown.id]: 1, [running.id]: 1, [pending.id]: 1 });
     // One log read per finished job and process that needed it: 2 by the first process, 2 by
     // recover() (empty LogStore), 2 for the jobs followed after the restart, none by the third.
-    expect(h.standIn.count("get", "pods/log")).toBe(6);
+    expect(logReads(h)).toBe(6);
   });
 
   it("a job restarted mid-run keeps its single `finished`: the stream delivers it, recover() saw it running", async () => {
@@ -122,7 +139,7 @@ describe("restart recovery: the cluster holds the state", () => {
     expect(recovered.map((r) => r.observation.phase)).toEqual(["running"]);
     h.standIn.kubelet.succeed(spec.id, "bye\n");
     await second.rec.waitPhase(spec.id, "finished");
-    await new Promise((r) => setTimeout(r, 300));
+    await quiesce(h, second.executor, second.rec);
     expect(second.rec.of(spec.id).map((o) => o.phase)).toEqual(["finished"]);
   });
 
@@ -152,10 +169,11 @@ describe("restart recovery: the cluster holds the state", () => {
     await b.rec.waitPhase(spec.id, "finished");
     // A redelivered event in the same process: adopted again, nothing new.
     await a.executor.start(spec);
-    await new Promise((r) => setTimeout(r, 300));
+    await quiesce(h, a.executor, a.rec);
+    await quiesce(h, b.executor, b.rec);
     expect(a.rec.finished(spec.id)).toHaveLength(1);
     expect(b.rec.finished(spec.id)).toHaveLength(1);
-    expect(h.standIn.list("jobs")).toHaveLength(1);
-    expect(h.standIn.list("pods")).toHaveLength(1);
+    expect(h.standIn.list("jobs").filter((j) => !j.metadata.name.includes("sentinel-"))).toHaveLength(1);
+    expect(h.standIn.list("pods").filter((p) => !p.metadata.name.includes("sentinel-"))).toHaveLength(1);
   });
 });

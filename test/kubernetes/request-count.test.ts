@@ -27,14 +27,15 @@ async function runJobs(n: number, tag: string): Promise<void> {
 }
 
 describe("Kubernetes API requests do not grow with the number of running jobs", () => {
-  it("200 jobs: one Job create, one Secret create, one log read (and the reported mark) per job, plus a constant list/watch", async () => {
+  it("200 jobs: one Job create, one Secret create, one start patch, one log read (and the reported mark) per job, plus a constant list/watch", async () => {
     const n = 200;
     await runJobs(n, "many");
     const counts = h.standIn.countsByKey();
     expect(counts["create jobs"]).toBe(n);
-    expect(counts["create secrets"]).toBe(n); // carries ownerReferences: no patch needed
+    expect(counts["create secrets"]).toBe(n); // carries ownerReferences: no patch of the Secret needed
     expect(counts["get pods/log"]).toBe(n);
-    expect(counts["patch jobs"]).toBe(n); // markReported, once per job after its final report
+    // The Job is created suspended and let start once its Secret exists; then markReported after its final report.
+    expect(counts["patch jobs"]).toBe(2 * n);
     expect(h.standIn.count("list")).toBe(2); // jobs + pods, once
     expect(h.standIn.count("watch")).toBeGreaterThanOrEqual(2);
     expect(h.standIn.count("watch")).toBeLessThanOrEqual(4); // a reconnect at most, whatever n is
@@ -42,6 +43,6 @@ describe("Kubernetes API requests do not grow with the number of running jobs", 
     expect(h.standIn.count("get", "pods")).toBe(0);
     expect(h.standIn.count("delete")).toBe(0);
     expect(h.standIn.count("other")).toBe(0);
-    expect(h.standIn.requests).toHaveLength(4 * n + h.standIn.count("list") + h.standIn.count("watch"));
+    expect(h.standIn.requests).toHaveLength(5 * n + h.standIn.count("list") + h.standIn.count("watch"));
   }, 60_000);
 });

@@ -12,6 +12,22 @@ import { waitFor, type WaitForOptions } from "./github-stand-in-state.js";
 /** The repository root (where lib/ is built and `node lib/main.js` runs). */
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
+/**
+ * Budgets (ms) of the steps every end-to-end test takes: starting the app (build stamp check,
+ * Probot, listening) and stopping it. `startApp` and `stop` wait exactly this long. Budgets are
+ * sized for a 2-core machine that is busy with something else too (a step is an upper bound,
+ * never a speed target: those live in bench/).
+ */
+export const STEP_MS = { appStart: 45_000, appStop: 15_000 } as const;
+
+/**
+ * An end-to-end test's timeout: the sum of its named step budgets (each awaited step waits at most
+ * its budget), so a slow machine fails the step that is slow, never vitest's default timeout.
+ */
+export function e2eBudget(steps: Record<string, number>): number {
+  return Object.values(steps).reduce((a, b) => a + b, 0);
+}
+
 export interface StartAppOptions {
   github: GitHubStandIn;
   /** Extra environment, applied last (may override the defaults). */
@@ -44,6 +60,11 @@ export interface AppProcess {
   jsonLogs(): Array<Record<string, unknown>>;
   /** Resolves with the first JSON log line `predicate` accepts (waits for it). */
   waitForLog(predicate: (line: Record<string, unknown>) => boolean, opts?: WaitForOptions): Promise<Record<string, unknown>>;
+  /**
+   * Waits until the inbox worker has handled this delivery (its debug line "delivery handled"): a
+   * webhook is answered 202 when stored, before its handlers run.
+   */
+  waitForHandled(deliveryId: string, opts?: WaitForOptions): Promise<Record<string, unknown>>;
   /** Resolves when the process exits. */
   exited: Promise<ExitInfo>;
   /** Sends `signal` (default SIGTERM) and waits for the exit; SIGKILL after `timeoutMs` (10 s). */
@@ -131,9 +152,11 @@ export async function startApp(opts: StartAppOptions): Promise<AppProcess> {
     logs: () => [...lines],
     jsonLogs: () => [...json],
     waitForLog: (predicate, o) => waitFor(() => json.find(predicate), { message: "log line", ...o }),
+    waitForHandled: (deliveryId, o) =>
+      waitFor(() => json.find((l) => l.msg === "delivery handled" && l.delivery === deliveryId), { message: `delivery ${deliveryId} to be handled`, ...o }),
     exited,
-    stop: (signal = "SIGTERM", timeoutMs = 10_000) => stopChild(child, exited, () => exitInfo, signal, timeoutMs),
-    kill: () => stopChild(child, exited, () => exitInfo, "SIGKILL", 10_000),
+    stop: (signal = "SIGTERM", timeoutMs = STEP_MS.appStop) => stopChild(child, exited, () => exitInfo, signal, timeoutMs),
+    kill: () => stopChild(child, exited, () => exitInfo, "SIGKILL", STEP_MS.appStop),
     removeDataDir: () => rmSync(dataDir, { recursive: true, force: true }),
   };
   try {
@@ -142,7 +165,7 @@ export async function startApp(opts: StartAppOptions): Promise<AppProcess> {
         if (exitInfo) throw new Error(`app exited before listening (${JSON.stringify(exitInfo)})`);
         return answers(url);
       },
-      { timeoutMs: opts.readyTimeoutMs ?? 20_000, intervalMs: 100, message: `app on port ${port}` },
+      { timeoutMs: opts.readyTimeoutMs ?? STEP_MS.appStart, intervalMs: 100, message: `app on port ${port}` },
     );
   } catch (err) {
     await app.kill();

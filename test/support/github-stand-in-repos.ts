@@ -6,6 +6,9 @@ import { buildTarball } from "./tarball.js";
 
 const blobSha = (content: Buffer) => createHash("sha1").update(`blob ${content.length}\0`).update(content).digest("hex");
 
+/** The contents API's JSON answer includes a file's content up to 1 MB. */
+const CONTENTS_JSON_MAX_BYTES = 1024 * 1024;
+
 function contents(ctx: RouteContext): Reply {
   const s = ctx.standIn;
   const { owner, repo } = ctx.params as { owner: string; repo: string };
@@ -31,6 +34,11 @@ function contents(ctx: RouteContext): Reply {
   if (file) {
     if (/vnd\.github(\.v3)?\.raw/.test(accept)) {
       return { status: 200, raw: file.content, headers: { "content-type": "text/plain; charset=utf-8" } };
+    }
+    // Like GitHub: past 1 MB the JSON answer carries no content (`encoding: "none"`); the raw
+    // media type (`application/vnd.github.raw+json`) still returns the bytes, up to 100 MB.
+    if (file.content.length > CONTENTS_JSON_MAX_BYTES) {
+      return { status: 200, body: { ...entry(path, "file", file.content.length, blobSha(file.content)), encoding: "none", content: "" } };
     }
     const b64 = file.content.toString("base64").replace(/.{60}/g, "$&\n");
     return { status: 200, body: { ...entry(path, "file", file.content.length, blobSha(file.content)), encoding: "base64", content: `${b64}\n` } };

@@ -59,6 +59,7 @@ export class GitHubState {
   webhookTarget: { url: string; secret: string } | undefined;
 
   private faults: Array<Fault & { remaining: number }> = [];
+  private holds: Array<{ method?: string; pathPattern: string | RegExp; released: Promise<void>; waiting: number }> = [];
   private rateUsed = new Map<string, number>();
   private nextIds = 1000;
 
@@ -68,7 +69,10 @@ export class GitHubState {
     this.tokenTtlSeconds = opts.tokenTtlSeconds ?? 3600;
     this.rateLimit = opts.rateLimit ?? 5000;
     this.installationPermissions = opts.installationPermissions ?? DEFAULT_INSTALLATION_PERMISSIONS;
+    this.requestClock = opts.requestClock ?? Date.now;
   }
+
+  private readonly requestClock: () => number;
 
   /** `http://127.0.0.1:PORT`; set by the server once listening. */
   get origin(): string {
@@ -251,6 +255,91 @@ export class GitHubState {
     });
   }
 
+  /**
+   * Matching requests are not answered until `release()` (a slow GitHub, or one that does not answer
+   * before the app dies); their callers wait. `waiting()` counts the requests held so far.
+   */
+  hold(opts: { method?: string; pathPattern: string | RegExp }): { release(): void; waiting(): number } {
+    let release!: () => void;
+    const h = { ...opts, released: new Promise<void>((r) => (release = r)), waiting: 0 };
+    this.holds.push(h);
+    return {
+      release: () => {
+        this.holds = this.holds.filter((x) => x !== h);
+        release();
+      },
+      waiting: () => h.waiting,
+    };
+  }
+
+  /** Resolves once no hold matches this request (at once when none does). */
+  async waitForHolds(method: string, path: string): Promise<void> {
+    for (const h of this.holds) {
+      if (h.method && h.method.toUpperCase() !== method) continue;
+      if (typeof h.pathPattern === "string" ? !path.includes(h.pathPattern) : !h.pathPattern.test(path)) continue;
+      h.waiting++;
+      await h.released;
+    }
+  }
+
+  /**
+   * A GitHub having a bad day, reproducibly: from now on each API request matching `match` (all by
+   * default) is answered, with probability `rate`, by one of `statuses` (5xx) instead of being
+   * served, and up to `secondaryRateLimits` writes (POST/PATCH/PUT/DELETE) get GitHub's secondary
+   * rate limit (403 + `retry-after: retryAfterSeconds`) with probability `secondaryRate`. Draws come
+   * from a PRNG seeded with `seed`: the same seed gives the same sequence of answers (which request
+   * meets which answer still depends on their order of arrival). `chaosStats` counts what was sent.
+   */
+  chaos(opts: {
+    seed: number;
+    rate: number;
+    statuses?: number[];
+    secondaryRateLimits?: number;
+    secondaryRate?: number;
+    retryAfterSeconds?: number;
+    match?: (method: string, path: string) => boolean;
+  }): void {
+    this.chaosMode = { statuses: [500, 502, 503], secondaryRateLimits: 0, secondaryRate: 0.05, retryAfterSeconds: 1, ...opts, random: mulberry32(opts.seed) };
+  }
+
+  /** Ends `chaos()`: every request is served again. */
+  calm(): void {
+    this.chaosMode = undefined;
+  }
+
+  /** What `chaos()` answered instead of serving, by status. */
+  readonly chaosStats: Record<number, number> = {};
+
+  private chaosMode:
+    | { rate: number; statuses: number[]; secondaryRateLimits: number; secondaryRate: number; retryAfterSeconds: number; random: () => number; match?: (method: string, path: string) => boolean }
+    | undefined;
+
+  /** The answer `chaos()` draws for this API request, if any. */
+  chaosFault(method: string, path: string): Fault | undefined {
+    const c = this.chaosMode;
+    if (!c || (c.match && !c.match(method, path))) return undefined;
+    const write = method !== "GET" && method !== "HEAD";
+    const draw = c.random();
+    if (write && c.secondaryRateLimits > 0 && draw < c.secondaryRate) {
+      c.secondaryRateLimits--;
+      this.chaosStats[403] = (this.chaosStats[403] ?? 0) + 1;
+      return {
+        status: 403,
+        headers: { "retry-after": String(c.retryAfterSeconds) },
+        body: {
+          message:
+            "You have exceeded a secondary rate limit and have been temporarily blocked from content creation. Please retry your request again later.",
+          documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+          status: "403",
+        },
+      };
+    }
+    if (c.random() >= c.rate) return undefined;
+    const status = c.statuses[Math.floor(c.random() * c.statuses.length)]!;
+    this.chaosStats[status] = (this.chaosStats[status] ?? 0) + 1;
+    return { status, body: { message: status === 503 ? "Service Unavailable" : status === 502 ? "Server Error" : "Internal Server Error" } };
+  }
+
   takeFault(method: string, path: string): Fault | undefined {
     const i = this.faults.findIndex(
       (f) =>
@@ -264,7 +353,7 @@ export class GitHubState {
   }
 
   recordRequest(r: Omit<RecordedRequest, "index" | "time">): RecordedRequest {
-    const record: RecordedRequest = { ...r, index: this.requests.length, time: new Date() };
+    const record: RecordedRequest = { ...r, index: this.requests.length, time: new Date(this.requestClock()) };
     this.requests.push(record);
     return record;
   }
@@ -274,6 +363,25 @@ export class GitHubState {
     return this.requests.filter(
       (r) => r.method === method.toUpperCase() && (typeof pathPattern === "string" ? r.path.includes(pathPattern) : pathPattern.test(r.path)),
     );
+  }
+
+  /**
+   * Content-creating requests (POST/PATCH/PUT/DELETE) made with an installation's token, in
+   * arrival order: what GitHub counts against that installation's 80/min, 500/h budget.
+   */
+  writesBy(installationId: number): RecordedRequest[] {
+    return this.requests.filter((r) => r.method !== "GET" && r.method !== "HEAD" && r.token?.installationId === installationId);
+  }
+
+  /** The most writes of one installation that arrived within any `windowMs` (a sliding window). */
+  mostWritesInWindow(installationId: number, windowMs: number): number {
+    const times = this.writesBy(installationId).map((r) => r.time.getTime());
+    let most = 0;
+    for (let i = 0, j = 0; j < times.length; j++) {
+      while (times[j]! - times[i]! >= windowMs) i++;
+      most = Math.max(most, j - i + 1);
+    }
+    return most;
   }
 
   rateLimitHeaders(auth: string | undefined): Record<string, string> {
@@ -297,6 +405,18 @@ export class GitHubState {
   waitFor<T>(predicate: () => T | undefined | null | false | Promise<T | undefined | null | false>, opts: WaitForOptions = {}): Promise<T> {
     return waitFor(predicate, opts);
   }
+}
+
+/** A small seeded PRNG (mulberry32): the same seed, the same sequence in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 export interface WaitForOptions {

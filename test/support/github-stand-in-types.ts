@@ -14,6 +14,8 @@ export interface StandInOptions {
   rateLimit?: number;
   /** Permissions of installations created implicitly (default DEFAULT_INSTALLATION_PERMISSIONS). */
   installationPermissions?: Record<string, "read" | "write">;
+  /** The clock that stamps each recorded request's `time` (default: the real one); give it the app's injected clock. */
+  requestClock?: () => number;
 }
 
 export const DEFAULT_INSTALLATION_PERMISSIONS: Record<string, "read" | "write"> = {

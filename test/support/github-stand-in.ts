@@ -14,7 +14,7 @@ export * from "./github-stand-in-state.js";
  * REST API subset YACI uses under `/api/v3` (what a Probot app started with
  * `GHE_HOST=127.0.0.1:PORT GHE_PROTOCOL=http` calls), validates request bodies against
  * GitHub's OpenAPI description plus the limits the API enforces, records every request,
- * and can inject faults (5xx, secondary rate limits).
+ * and can inject faults (5xx, secondary rate limits: one by one, or seeded at random with `chaos()`).
  */
 export async function startGitHubStandIn(opts: StandInOptions = {}): Promise<GitHubStandIn> {
   const standIn = new GitHubStandIn(opts);
@@ -131,7 +131,8 @@ export class GitHubStandIn extends GitHubState {
     badJson: boolean,
     record: ReturnType<GitHubState["recordRequest"]>,
   ): Promise<Reply> {
-    const fault = this.takeFault(method, path);
+    await this.waitForHolds(method, path);
+    const fault = this.takeFault(method, path) ?? (inApi ? this.chaosFault(method, path) : undefined);
     if (fault) {
       record.faulted = true;
       return { status: fault.status, headers: fault.headers, body: fault.body ?? { message: `injected ${fault.status}` } };

@@ -28,7 +28,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 // Loosely typed on purpose: the stand-in handles raw JSON like the API server does.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type KObj = Record<string, any>;
-export type Resource = "jobs" | "pods" | "secrets";
+export type Resource = "jobs" | "pods" | "secrets" | "leases";
 export type Verb = "list" | "watch" | "get" | "create" | "patch" | "update" | "delete";
 
 export interface RecordedRequest {
@@ -134,6 +134,7 @@ const GROUP: Record<Resource, { apiVersion: string; kind: string; group: string 
   jobs: { apiVersion: "batch/v1", kind: "Job", group: "batch" },
   pods: { apiVersion: "v1", kind: "Pod", group: "" },
   secrets: { apiVersion: "v1", kind: "Secret", group: "" },
+  leases: { apiVersion: "coordination.k8s.io/v1", kind: "Lease", group: "coordination.k8s.io" },
 };
 
 /** RFC 3339 with second precision, as the API server writes timestamps. */
@@ -160,7 +161,7 @@ export class KubeStandIn {
   readonly namespace: string;
   readonly token: string;
   readonly kubelet: Kubelet;
-  readonly objects: Record<Resource, Map<string, KObj>> = { jobs: new Map(), pods: new Map(), secrets: new Map() };
+  readonly objects: Record<Resource, Map<string, KObj>> = { jobs: new Map(), pods: new Map(), secrets: new Map(), leases: new Map() };
   /** Container logs by `pod/container`. */
   readonly logs = new LogMap();
   readonly requests: RecordedRequest[] = [];
@@ -201,6 +202,7 @@ export class KubeStandIn {
       });
     });
     s.server.on("connection", (sock) => {
+      if (s.refusing) return void sock.destroy(); // "connection refused", as far as a client can tell
       s.sockets.add(sock);
       sock.on("close", () => s.sockets.delete(sock));
     });
@@ -222,6 +224,43 @@ export class KubeStandIn {
   }
 
   // ---- Test controls ------------------------------------------------------------------------
+
+  /** While true, every new connection is closed at once and open ones are cut: the API is unreachable. */
+  refusing = false;
+  private faults: Array<{ status: number; retryAfter?: number; until?: number; times?: number; match?: (r: RecordedRequest) => boolean }> = [];
+
+  /** The API becomes unreachable (connections refused and cut) until `acceptConnections()`. */
+  refuseConnections(): void {
+    this.refusing = true;
+    for (const sock of this.sockets) sock.destroy();
+  }
+
+  acceptConnections(): void {
+    this.refusing = false;
+  }
+
+  /**
+   * Matching requests (all by default) are answered `status` (with `Retry-After` when given) instead
+   * of being served: `times` of them, or every one until `forMs` has passed. Watches included.
+   */
+  failRequests(status: number, opts: { retryAfter?: number; times?: number; forMs?: number; match?: (r: RecordedRequest) => boolean } = {}): void {
+    this.faults.push({ status, retryAfter: opts.retryAfter, times: opts.times, until: opts.forMs === undefined ? undefined : Date.now() + opts.forMs, match: opts.match });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  /** Requests answered by an injected fault. */
+  faulted = 0;
+
+  private takeFault(rec: RecordedRequest): { status: number; retryAfter?: number } | undefined {
+    this.faults = this.faults.filter((f) => (f.until === undefined || f.until > Date.now()) && (f.times === undefined || f.times > 0));
+    const f = this.faults.find((x) => !x.match || x.match(rec));
+    if (!f) return undefined;
+    if (f.times !== undefined) f.times--;
+    return f;
+  }
 
   /** A KubeConfig for the real client (plain HTTP: skipTLSVerify, bearer token). */
   kubeConfig(): KubeConfig {
@@ -404,10 +443,17 @@ export class KubeStandIn {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://stand-in");
-    const m = /^\/(api\/v1|apis\/batch\/v1)\/namespaces\/([^/]+)\/(jobs|pods|secrets)(?:\/([^/]+)(?:\/(log))?)?$/.exec(url.pathname);
+    const m = /^\/(api\/v1|apis\/batch\/v1|apis\/coordination\.k8s\.io\/v1)\/namespaces\/([^/]+)\/(jobs|pods|secrets|leases)(?:\/([^/]+)(?:\/(log))?)?$/.exec(url.pathname);
     const method = req.method ?? "GET";
     const rec: RecordedRequest = { method, path: url.pathname, query: url.searchParams, verb: "other", resource: "other" };
     this.requests.push(rec);
+    const fault = this.takeFault(rec);
+    if (fault) {
+      this.faulted++;
+      await this.readBody(req);
+      res.writeHead(fault.status, { "content-type": "application/json", ...(fault.retryAfter !== undefined ? { "retry-after": String(fault.retryAfter) } : {}) });
+      return void res.end(JSON.stringify(status(fault.status, fault.status === 429 ? "TooManyRequests" : "ServiceUnavailable", `injected ${fault.status}`)));
+    }
     if (req.headers.authorization !== `Bearer ${this.token}`) {
       await this.readBody(req);
       return this.send(res, 401, status(401, "Unauthorized", "Unauthorized"));
@@ -417,7 +463,7 @@ export class KubeStandIn {
     }
     if (!m) return this.send(res, 404, status(404, "NotFound", `the server could not find the requested resource (${url.pathname})`));
     const [, prefix, ns, resource, name, sub] = m as unknown as [string, string, string, Resource, string | undefined, string | undefined];
-    if ((resource === "jobs") !== (prefix === "apis/batch/v1")) return this.send(res, 404, status(404, "NotFound", "the server could not find the requested resource"));
+    if ((resource === "jobs") !== (prefix === "apis/batch/v1") || (resource === "leases") !== (prefix === "apis/coordination.k8s.io/v1")) return this.send(res, 404, status(404, "NotFound", "the server could not find the requested resource"));
     rec.resource = sub === "log" ? "pods/log" : resource;
     if (ns !== this.namespace) {
       return this.send(res, 403, status(403, "Forbidden", `${resource} is forbidden: User "yaci" cannot access resource "${resource}" in namespace "${ns}"`));
@@ -446,6 +492,10 @@ export class KubeStandIn {
         const o = this.objects[resource].get(name);
         return o ? this.send(res, 200, o) : this.notFound(res, resource, name);
       }
+      case "PUT":
+        // A replace (Leases): with the resourceVersion read, so two writers cannot both win.
+        rec.verb = "update";
+        return this.replace(resource, name, await this.readBody(req), res);
       case "PATCH":
         rec.verb = "patch";
         return this.patch(resource, name, req, await this.readBody(req), res);
@@ -565,7 +615,29 @@ export class KubeStandIn {
     }
     const stored = this.put(resource, obj, "ADDED");
     this.send(res, 201, stored);
-    if (resource === "jobs" && this.autoPod) this.kubelet.createPod(name);
+    // The job controller creates no pod for a suspended Job (spec.suspend), until it is let start.
+    if (resource === "jobs" && this.autoPod && !obj.spec?.suspend) this.kubelet.createPod(name);
+  }
+
+  private replace(resource: Resource, name: string, text: string, res: ServerResponse): void {
+    const o = this.objects[resource].get(name);
+    if (!o) return this.notFound(res, resource, name);
+    let obj: KObj;
+    try {
+      obj = JSON.parse(text) as KObj;
+    } catch {
+      return this.send(res, 400, status(400, "BadRequest", "the body is not JSON"));
+    }
+    if (obj?.metadata?.name !== name) return this.send(res, 400, status(400, "BadRequest", "the name of the object does not match the name on the URL"));
+    const rv = obj.metadata.resourceVersion;
+    if (rv === undefined || rv === "") return this.send(res, 422, status(422, "Invalid", `${GROUP[resource].kind} "${name}" is invalid: metadata.resourceVersion: Invalid value: 0: must be specified for an update`));
+    if (rv !== o.metadata.resourceVersion) {
+      return this.send(res, 409, status(409, "Conflict", `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`));
+    }
+    obj.apiVersion = GROUP[resource].apiVersion;
+    obj.kind = GROUP[resource].kind;
+    obj.metadata = { ...obj.metadata, namespace: this.namespace, uid: o.metadata.uid, creationTimestamp: o.metadata.creationTimestamp };
+    this.send(res, 200, this.put(resource, obj, "MODIFIED"));
   }
 
   private patch(resource: Resource, name: string, req: IncomingMessage, text: string, res: ServerResponse): void {
@@ -585,10 +657,12 @@ export class KubeStandIn {
     if (precondition !== undefined && precondition !== o.metadata.resourceVersion) {
       return this.send(res, 409, status(409, "Conflict", `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`));
     }
+    const wasSuspended = resource === "jobs" && !!o.spec?.suspend;
     const next = mergePatch(o, patch) as KObj;
     next.metadata.name = name;
     next.metadata.uid = o.metadata.uid;
     this.send(res, 200, this.put(resource, next, "MODIFIED"));
+    if (wasSuspended && !next.spec?.suspend && this.autoPod && !this.kubelet.pod(name)) this.kubelet.createPod(name);
   }
 
   /** Sends what was appended to `key`'s log to its follow streams. */
@@ -734,6 +808,16 @@ export class Kubelet {
       spec: clone(tpl.spec),
       status: { phase: "Pending", conditions: [] },
     };
+    // Like the kubelet: a container whose env names a Secret that does not exist cannot be created.
+    const missing = [...(tpl.spec.initContainers ?? []), ...tpl.spec.containers]
+      .flatMap((c: KObj) => (c.env ?? []).map((e: KObj) => ({ container: c, secret: e.valueFrom?.secretKeyRef?.name as string | undefined })))
+      .find((x: { secret?: string }) => x.secret && !this.s.objects.secrets.has(x.secret));
+    if (missing) {
+      const isInit = (tpl.spec.initContainers ?? []).includes(missing.container);
+      const st = [{ name: missing.container.name, image: missing.container.image, ready: false, restartCount: 0, state: { waiting: { reason: "CreateContainerConfigError", message: `secret "${missing.secret}" not found` } } }];
+      if (isInit) pod.status.initContainerStatuses = st;
+      else pod.status.containerStatuses = st;
+    }
     this.s.put("pods", pod, "ADDED");
     this.s.modify("jobs", job, (o) => {
       o.status = { ...o.status, active: 1, startTime: o.status?.startTime ?? kubeTime() };
@@ -759,11 +843,11 @@ export class Kubelet {
   }
 
   /** Scheduled, the image cannot be pulled: the container waits with `reason`. */
-  imagePullError(job: string, reason = "ImagePullBackOff", container = "main"): void {
+  imagePullError(job: string, reason = "ImagePullBackOff", container = "main", message?: string): void {
     this.schedule(job);
     this.modifyPod(job, (p) => {
       const image = [...(p.spec.initContainers ?? []), ...p.spec.containers].find((c: KObj) => c.name === container)?.image;
-      const waiting = { waiting: { reason, message: `Back-off pulling image "${image}"` } };
+      const waiting = { waiting: { reason, message: message ?? `Back-off pulling image "${image}"` } };
       const isInit = (p.spec.initContainers ?? []).some((c: KObj) => c.name === container);
       const st = { name: container, image, imageID: "", ready: false, restartCount: 0, state: waiting };
       if (isInit) p.status.initContainerStatuses = [st];

@@ -6,7 +6,8 @@ import { generateKeyPairSync } from "node:crypto";
  * The key pair is generated once per test process (module scope).
  */
 export const TEST_APP_ID = 12345;
-export const TEST_WEBHOOK_SECRET = "yaci-test-webhook-secret";
+/** At least 32 characters: the app refuses to start with a shorter WEBHOOK_SECRET. */
+export const TEST_WEBHOOK_SECRET = "yaci-test-webhook-secret-8d3f2c61a9b0";
 
 const pair = generateKeyPairSync("rsa", {
   modulusLength: 2048,

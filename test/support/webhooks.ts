@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { TEST_APP_ID } from "./test-app-keys.js";
 import type { WebhookEventMap, WebhookEventName } from "@octokit/webhooks-types";
+import { request as httpRequest } from "node:http";
 
 /** Real webhook payloads from `@octokit/webhooks-examples` (api.github.com/index.json). */
 interface WebhookDefinition {
@@ -64,17 +65,24 @@ export interface SendWebhookOptions {
   timeoutMs?: number;
 }
 
-/** POSTs a webhook delivery the way GitHub does and returns the HTTP status of the answer. */
-export async function sendWebhook(url: string, opts: SendWebhookOptions): Promise<number> {
+/**
+ * POSTs a webhook delivery the way GitHub does and returns the HTTP status of the answer. Each
+ * delivery opens its own connection (no keep-alive), as GitHub's deliveries do: a reused idle
+ * socket that the server closes just as the next request goes out would fail the send for a
+ * reason that has nothing to do with the app.
+ */
+export function sendWebhook(url: string, opts: SendWebhookOptions): Promise<number> {
   const body = JSON.stringify(opts.payload);
-  const res = await fetch(url, {
-    method: "POST",
-    headers: webhookHeaders(body, opts),
-    body,
-    signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: "POST", agent: false, headers: { ...webhookHeaders(body, opts), "content-length": String(Buffer.byteLength(body)) } }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+      res.on("error", reject);
+    });
+    req.setTimeout(opts.timeoutMs ?? 10_000, () => req.destroy(new Error(`no answer within ${opts.timeoutMs ?? 10_000} ms`)));
+    req.on("error", reject);
+    req.end(body);
   });
-  await res.arrayBuffer();
-  return res.status;
 }
 
 /** The headers of a GitHub webhook delivery for `body`. */

@@ -73,6 +73,16 @@ export function classify(input: ClassifyInput): Classification {
 
   const pull = podGone ? undefined : imagePullError(pod);
   let recheckAt: Date | undefined;
+  const hopeless = pull && permanentPullError(pull);
+  if (pull && hopeless) {
+    // Waiting cannot help (the image does not exist, access is denied, the name is invalid): fail now.
+    return {
+      kind: "finish",
+      observation: { ...base, phase: "finished", outcome: "failed", finishedAt: now, message: `image ${pull.image} ${hopeless} (${pull.reason}${shortText(pull.message, 300) ? `: ${shortText(pull.message, 300)}` : ""})` },
+      deleteJob: true,
+      log: undefined,
+    };
+  }
   if (pull) {
     const since = input.imagePullErrorSince ?? now;
     const deadline = new Date(since.getTime() + input.imagePullGraceMs);
@@ -328,6 +338,28 @@ export interface ImagePullError {
   image: string;
   reason: string;
   message?: string;
+}
+
+/**
+ * Registry answers that waiting will not change: the reference is invalid, the image or tag does not
+ * exist, or the registry refuses this cluster. Checked against the kubelet's message (containerd and
+ * Docker wordings), after ruling out the errors that pass (timeouts, 5xx, rate limits, network).
+ */
+const TRANSIENT_PULL = /toomanyrequests|too many requests|rate limit|\b429\b|\b5\d\d\b|service unavailable|bad gateway|gateway time-?out|internal server error|timeout|timed out|deadline exceeded|connection (refused|reset)|i\/o timeout|temporary failure|no such host|tls handshake|EOF\b/i;
+const NOT_FOUND_PULL = /code = NotFound|manifest unknown|: not found\b|\bnot found: manifest|name unknown|repository does not exist|no such image/i;
+const DENIED_PULL = /pull access denied|insufficient_scope|authorization failed|\bunauthorized\b|authentication required|denied: requested access|code = PermissionDenied|403 Forbidden/i;
+const INVALID_PULL = /invalid reference format|InvalidImageName|couldn't parse image (reference|name)/i;
+
+/** A sentence saying why the pull can never succeed, or `undefined` when it may (keep the grace period). */
+export function permanentPullError(e: ImagePullError): string | undefined {
+  if (e.reason === "InvalidImageName") return "is not a valid image reference";
+  if (e.reason === "ErrImageNeverPull") return "is not on the node and its pull policy is Never";
+  const m = e.message ?? "";
+  if (INVALID_PULL.test(m)) return "is not a valid image reference";
+  if (TRANSIENT_PULL.test(m) && !/code = NotFound|manifest unknown/i.test(m)) return undefined;
+  if (DENIED_PULL.test(m)) return "cannot be pulled: the registry denies access (it does not exist, or it is private and YACI_IMAGE_PULL_SECRETS lacks its credentials)";
+  if (NOT_FOUND_PULL.test(m)) return "does not exist in its registry";
+  return undefined;
 }
 
 /** The first container of the pod that cannot pull its image, if any. */

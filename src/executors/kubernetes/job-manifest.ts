@@ -1,5 +1,5 @@
 import type { V1Container, V1EnvVar, V1Job, V1PodSecurityContext, V1ResourceRequirements, V1Secret, V1SecurityContext } from "@kubernetes/client-node";
-import { shellFlags, type RunSpec } from "../../core/run.js";
+import { invalidSpec, shellFlags, type RunSpec } from "../../core/run.js";
 import type { KubernetesOptions } from "./options.js";
 import { capQuantity, tryParseQuantity } from "./quantity.js";
 
@@ -46,6 +46,7 @@ export type ManifestOptions = Pick<
   | "dropCapabilities"
   | "imagePullSecrets"
   | "serviceAccountName"
+  | "workspaceSize"
 > & {
   namespace: string;
   /** GitHub's REST base URL (`https://api.github.com`, or `http(s)://host/api/v3`). */
@@ -131,6 +132,13 @@ function checkQuantity(what: string, value: string | undefined): void {
   }
 }
 
+/** What the main container may write outside the workspace (its image's layer, /tmp): at most the workspace size, 1Gi requested. */
+function mainEphemeralStorage(opts: ManifestOptions): { request: string; limit: string } {
+  const limit = opts.workspaceSize;
+  const requested = (tryParseQuantity(limit) ?? 0) < 1024 ** 3 ? limit : "1Gi";
+  return { request: requested, limit };
+}
+
 /**
  * Requests and limits of the main container: the job's `resources` (or the operator's defaults),
  * each capped by YACI_MAX_CPU / YACI_MAX_MEMORY. Requests equal limits, so a job gets what it
@@ -189,7 +197,8 @@ function checkoutContainer(spec: RunSpec, opts: ManifestOptions): V1Container {
       { name: "YACI_CHECKOUT_TOKEN", valueFrom: { secretKeyRef: { name: spec.id, key: TOKEN_KEY } } },
     ],
     volumeMounts: [{ name: "workspace", mountPath: WORKSPACE }],
-    resources: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1", memory: "256Mi" } },
+    // The tarball lands in the workspace volume (bounded by its sizeLimit); the container itself writes little.
+    resources: { requests: { cpu: "100m", memory: "64Mi", "ephemeral-storage": "64Mi" }, limits: { cpu: "1", memory: "256Mi", "ephemeral-storage": "1Gi" } },
     securityContext: containerSecurity(opts),
     terminationMessagePolicy: "FallbackToLogsOnError",
   };
@@ -198,16 +207,24 @@ function checkoutContainer(spec: RunSpec, opts: ManifestOptions): V1Container {
 /**
  * The batch/v1 Job of one run (pure). Name = `spec.id`; the full spec rides along in an
  * annotation so a restarted app can rebuild it; the checkout token is never in it (the init
- * container reads it from the Secret of the same name).
+ * container reads it from the Secret of the same name). A run that checks out is created
+ * suspended: its pod would otherwise start before that Secret exists.
  */
 export function buildJobManifest(spec: RunSpec, opts: ManifestOptions): V1Job {
   if (!isValidName(spec.id)) throw new Error(`run id ${JSON.stringify(spec.id)} is not a valid Kubernetes name`);
   if (!(spec.timeoutMs > 0)) throw new Error(`run ${spec.id}: timeout must be positive`);
+  const invalid = invalidSpec(spec);
+  if (invalid) throw new Error(invalid);
   const labels = jobLabels(spec);
   const annotations = jobAnnotations(spec);
   const size = Object.entries(annotations).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
   if (size > MAX_ANNOTATIONS_BYTES) throw new Error(`run ${spec.id}: the job spec is too large for a Kubernetes annotation (${size} bytes)`);
-  const resources = jobResources(spec, opts);
+  const cpuMemory = jobResources(spec, opts);
+  const storage = mainEphemeralStorage(opts);
+  const resources: V1ResourceRequirements = {
+    requests: { ...cpuMemory?.requests, "ephemeral-storage": storage.request },
+    limits: { ...cpuMemory?.limits, "ephemeral-storage": storage.limit },
+  };
   const main: V1Container = {
     name: MAIN_CONTAINER,
     image: spec.image,
@@ -217,13 +234,15 @@ export function buildJobManifest(spec: RunSpec, opts: ManifestOptions): V1Job {
     volumeMounts: [{ name: "workspace", mountPath: WORKSPACE }],
     securityContext: containerSecurity(opts),
     terminationMessagePolicy: "FallbackToLogsOnError",
+    resources,
   };
-  if (resources) main.resources = resources;
   return {
     apiVersion: "batch/v1",
     kind: "Job",
     metadata: { name: spec.id, namespace: opts.namespace, labels, annotations },
     spec: {
+      // A run that checks out waits, suspended (no pod), until its token Secret exists: see `createJob`.
+      ...(spec.checkout ? { suspend: true } : {}),
       backoffLimit: 0,
       activeDeadlineSeconds: Math.ceil(spec.timeoutMs / 1000),
       ttlSecondsAfterFinished: opts.jobTtlSeconds,
@@ -236,7 +255,7 @@ export function buildJobManifest(spec: RunSpec, opts: ManifestOptions): V1Job {
           ...(opts.serviceAccountName ? { serviceAccountName: opts.serviceAccountName } : {}),
           ...(opts.imagePullSecrets.length ? { imagePullSecrets: opts.imagePullSecrets.map((name) => ({ name })) } : {}),
           securityContext: podSecurity(opts),
-          volumes: [{ name: "workspace", emptyDir: {} }],
+          volumes: [{ name: "workspace", emptyDir: { sizeLimit: opts.workspaceSize } }],
           ...(spec.checkout ? { initContainers: [checkoutContainer(spec, opts)] } : {}),
           containers: [main],
         },

@@ -1,9 +1,11 @@
+import { randomUUID } from "node:crypto";
+import { Admission, KUEUE_QUEUE_LABEL, QUEUE_ANNOTATION, queueJob, queueSettingsFromEnv, type QueueSettings, type QueueState } from "./admission.js";
 import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Job, type V1Pod } from "@kubernetes/client-node";
 import { realTimers, type Timers } from "../../clock.js";
 import type { RunSpec } from "../../core/run.js";
 import { httpStatusOf } from "../../http-status.js";
 import type { Logger } from "../../logger.js";
-import type { LogStore } from "../../logs/log-store.js";
+import type { LogStore, LogTail } from "../../logs/log-store.js";
 import type { CheckoutTokenSource, Executor, JobObservation, RecoveredJob } from "../executor.js";
 import { apiMessage } from "./api-error.js";
 import { ANNOTATIONS, buildJobManifest, buildSecretManifest, LABEL_SELECTOR, type ManifestOptions } from "./job-manifest.js";
@@ -26,9 +28,30 @@ export interface KubernetesExecutorDeps {
   timers?: Timers;
   /** How long `recover()` waits for the first list before it gives up (default 15 s). */
   recoverWaitMs?: number;
-  /** Retry delays of the list/watch loop (default 1 s → 30 s). */
+  /** Retry delays of the list/watch loop and of failed requests (default 1 s → 30 s, with jitter). */
   backoff?: { initialMs: number; maxMs: number };
+  /** Jitter source for retry delays (tests: a constant). */
+  random?: () => number;
+  /** The queue (admission.ts); without it each Job starts as soon as it exists. */
+  queue?: QueueSettings;
 }
+
+/** Kubernetes answers that may pass: no answer at all (refused, reset, timeout), 429, 500, 502, 503, 504. */
+export function transientKubeError(err: unknown): boolean {
+  const status = httpStatusOf(err);
+  return status === undefined || status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
+}
+
+/** The API server's `Retry-After` (seconds), in ms, when it sent one. */
+function retryAfterMs(err: unknown): number | undefined {
+  const headers = (err as { headers?: Record<string, string | string[] | undefined> } | undefined)?.headers;
+  const raw = headers?.["retry-after"] ?? headers?.["Retry-After"];
+  const seconds = Number(Array.isArray(raw) ? raw[0] : raw);
+  return raw !== undefined && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
+
+/** Marks a Job with the call that created it, so a retry that meets 409 knows it met its own Job. */
+const CREATION_ANNOTATION = "yaci.dev/creation";
 
 /** What `createKubernetesExecutor` needs: the executor's deps, with the cluster and options read from `env`. */
 export type CreateKubernetesExecutorParams = Omit<KubernetesExecutorDeps, "kc" | "namespace" | "options"> & {
@@ -50,6 +73,7 @@ const MAX_QUEUED = 10_000;
 export async function createKubernetesExecutor(p: CreateKubernetesExecutorParams): Promise<KubernetesExecutor> {
   const { env, kubeConfig, options: overrides, ...rest } = p;
   const options = { ...kubernetesOptionsFromEnv(env), ...overrides };
+  const queue = rest.queue ?? queueSettingsFromEnv(env);
   let kc: KubeConfig;
   let namespace: string;
   if (kubeConfig) {
@@ -61,7 +85,7 @@ export async function createKubernetesExecutor(p: CreateKubernetesExecutorParams
     namespace = loaded.namespace;
     p.log?.info({}, `kubernetes: jobs go to namespace "${namespace}" on ${loaded.server} (${loaded.source})`);
   }
-  return new KubernetesExecutor({ ...rest, kc, namespace, options });
+  return new KubernetesExecutor({ ...rest, kc, namespace, options, ...(queue ? { queue } : {}) });
 }
 
 /**
@@ -74,9 +98,12 @@ export async function createKubernetesExecutor(p: CreateKubernetesExecutorParams
  * observations then flow to subscribers); jobs started here flow to subscribers only.
  * Observations emitted before anyone subscribed are queued (bounded) for the first subscriber.
  *
- * API requests per job: one Job create, one Secret create (checkout only; it names the Job as
- * owner, so no patch is needed), one `pods/log` read when it ends, and the `markReported` patch.
+ * API requests per job: one Job create (suspended when it checks out), one Secret create and one
+ * patch that lets the Job start (checkout only: the Secret names the Job as owner, and exists
+ * before the pod), one `pods/log` read when it ends, and the `markReported` patch.
  * While someone watches a running job (`followLog`), one `pods/log?follow=true` stream more.
+ * A request that fails transiently (no answer, 429, 5xx) is retried with backoff and jitter for as
+ * long as the run's own timeout allows; only a permanent answer (400, 403, 404, 422…) fails it.
  *
  * This class makes the API calls (create, delete, patch) and owns the watches; what is known of
  * each run, and what to report, is the `RunTracker`'s; the logs are `RunLogs`'.
@@ -88,6 +115,7 @@ export class KubernetesExecutor implements Executor {
   private readonly timers: Timers;
   private readonly manifestOptions: ManifestOptions;
   private readonly tracker: RunTracker;
+  private readonly logs: RunLogs;
   private readonly jobs: ListWatch<V1Job>;
   private readonly pods: ListWatch<V1Pod>;
   /** Jobs this process created through claim(): start() must not create them again. */
@@ -97,13 +125,15 @@ export class KubernetesExecutor implements Executor {
   private readonly queued: JobObservation[] = [];
   private started = false;
   private closed = false;
+  /** The fair queue's admission (with limits only; not with Kueue). */
+  private readonly admission?: Admission;
 
   constructor(private readonly d: KubernetesExecutorDeps) {
     this.batch = d.kc.makeApiClient(BatchV1Api);
     this.core = d.kc.makeApiClient(CoreV1Api);
     this.timers = d.timers ?? realTimers;
     this.manifestOptions = { ...d.options, namespace: d.namespace, githubApiUrl: d.githubApiUrl };
-    const logs = new RunLogs({ kc: d.kc, namespace: d.namespace, logStore: d.logStore, maxBytes: d.options.logMaxBytes, ...(d.log ? { log: d.log } : {}) });
+    const logs = (this.logs = new RunLogs({ ...{ kc: d.kc, namespace: d.namespace, logStore: d.logStore, maxBytes: d.options.logMaxBytes }, ...(d.log ? { log: d.log } : {}), liveReadsPerMinute: d.options.liveLogReadsPerMinute, now: () => this.nowMs() }));
     this.tracker = new RunTracker({
       emit: (o) => this.emit(o),
       options: d.options,
@@ -124,9 +154,18 @@ export class KubernetesExecutor implements Executor {
         const l = await this.batch.listNamespacedJob({ namespace: d.namespace, labelSelector: LABEL_SELECTOR });
         return { items: l.items, resourceVersion: l.metadata?.resourceVersion ?? "" };
       },
-      onList: (items) => this.tracker.onJobList(items),
-      onEvent: (type, job) => this.tracker.onJobEvent(type, job),
+      onList: (items) => (this.tracker.onJobList(items), this.admission?.onJobList(items)),
+      onEvent: (type, job) => (this.tracker.onJobEvent(type, job), this.admission?.onJobEvent(type, job)),
     });
+    if (d.queue && !d.queue.kueueQueue) {
+      this.admission = Admission.create(d.kc, d.namespace, d.queue, {
+        admit: (name) => this.unsuspend(name, this.nowMs() + 5 * 60_000, "admitted"),
+        emit: (o) => this.emit(o),
+        now: d.now ?? (() => new Date()),
+        timers: this.timers,
+        ...(d.log ? { log: d.log } : {}),
+      });
+    }
     this.pods = new ListWatch<V1Pod>({
       ...common,
       name: "pods",
@@ -145,7 +184,9 @@ export class KubernetesExecutor implements Executor {
     this.started = true;
     this.jobs.start();
     this.pods.start();
+    this.admission?.start();
   }
+
 
   subscribe(onObservation: (o: JobObservation) => void): () => void {
     this.ensureStarted();
@@ -198,6 +239,11 @@ export class KubernetesExecutor implements Executor {
     return this.tracker.recover();
   }
 
+  /** A running job's log so far, for its check run (`RunLogs.liveTail`: YACI_LIVE_LOG_READS_PER_MINUTE). */
+  liveLog(runId: string, maxBytes: number): Promise<LogTail | undefined> {
+    return this.logs.liveTail(runId, maxBytes);
+  }
+
   /** Copies a running job's output into the LogStore while `signal` is not aborted (shared per run). */
   followLog(runId: string, signal: AbortSignal): void {
     this.ensureStarted();
@@ -207,9 +253,11 @@ export class KubernetesExecutor implements Executor {
   /** Annotates the Job as reported, so a restarted app does not report its end again. */
   async markReported(runId: string): Promise<void> {
     try {
-      await this.batch.patchNamespacedJob(
-        { name: runId, namespace: this.d.namespace, body: { metadata: { annotations: { [ANNOTATIONS.reported]: "true" } } } },
-        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      await this.retrying(`mark Job ${runId} as reported`, runId, this.nowMs() + 10 * 60_000, () =>
+        this.batch.patchNamespacedJob(
+          { name: runId, namespace: this.d.namespace, body: { metadata: { annotations: { [ANNOTATIONS.reported]: "true" } } } },
+          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        ),
       );
     } catch (err) {
       if (httpStatusOf(err) === 404) return;
@@ -229,65 +277,149 @@ export class KubernetesExecutor implements Executor {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.admission?.close();
     await this.tracker.close();
     await Promise.all([this.jobs.stop(), this.pods.stop()]);
     await this.tracker.settled();
   }
 
   /**
-   * Creates the run's Job, then (checkout only) its Secret, owned by the Job. `claiming`: a 409
-   * means another replica created it first and owns it ("exists"); otherwise an existing Job is
-   * adopted (its Secret is created if missing).
+   * Creates the run's Job; for a run that checks out, suspended (no pod yet), then its token
+   * Secret (owned by the Job, so it goes with it), then lets the Job start: its pod never waits
+   * for a missing Secret. `claiming`: a 409 means another replica created it first and owns it
+   * ("exists": this process never tracks nor reports it); otherwise an existing Job is adopted
+   * (its Secret created if missing, and let start if still suspended).
    */
   private async createJob(spec: RunSpec, claiming: boolean): Promise<"created" | "exists"> {
     const { d } = this;
-    const run = this.tracker.adopt(spec);
-    if (!run) return "exists"; // already ran to the end in this process
+    if (this.tracker.hasFinished(spec.id)) return "exists"; // already ran to the end in this process
+    // Transient failures are retried until the run's own timeout would have passed.
+    const deadline = this.nowMs() + spec.timeoutMs;
     const body = buildJobManifest(spec, this.manifestOptions);
-    let uid: string | undefined;
+    const creation = randomUUID();
+    body.metadata = { ...body.metadata, annotations: { ...body.metadata?.annotations, [CREATION_ANNOTATION]: creation } };
+    if (d.queue) queueJob(body, spec, d.queue);
+    let job: V1Job;
     try {
-      const created = await this.batch.createNamespacedJob({ namespace: d.namespace, body });
-      uid = created.metadata?.uid;
+      job = await this.retrying(`create Job ${spec.id}`, spec.id, deadline, () => this.batch.createNamespacedJob({ namespace: d.namespace, body }));
       if (claiming) this.claimedIds.add(spec.id);
       d.log?.info({ runId: spec.id }, `kubernetes: created Job ${spec.id} in ${d.namespace}`);
     } catch (err) {
       if (httpStatusOf(err) !== 409) throw new Error(`kubernetes: could not create Job ${spec.id}: ${apiMessage(err)}`);
-      if (claiming) {
+      const own = await this.ownJob(spec.id, creation, deadline);
+      if (own) {
+        // An earlier try of this very call created it (its answer was lost): it is ours.
+        job = own;
+        if (claiming) this.claimedIds.add(spec.id);
+        d.log?.info({ runId: spec.id }, `kubernetes: created Job ${spec.id} in ${d.namespace} (found on a retry)`);
+      } else if (claiming) {
         // Another replica (or an earlier delivery) created it: that one owns it.
         d.log?.info({ runId: spec.id }, `kubernetes: Job ${spec.id} already exists: left to its creator`);
         return "exists";
-      }
-      d.log?.info({ runId: spec.id }, `kubernetes: Job ${spec.id} already exists: adopting it`);
-      if (!spec.checkout) return "exists";
-      try {
-        uid = (await this.batch.readNamespacedJob({ name: spec.id, namespace: d.namespace })).metadata?.uid;
-      } catch (e) {
-        if (httpStatusOf(e) === 404) return "exists"; // gone meanwhile: the watch reports it
-        throw new Error(`kubernetes: could not read Job ${spec.id}: ${apiMessage(e)}`);
+      } else {
+        d.log?.info({ runId: spec.id }, `kubernetes: Job ${spec.id} already exists: adopting it`);
+        try {
+          job = await this.retrying(`read Job ${spec.id}`, spec.id, deadline, () => this.batch.readNamespacedJob({ name: spec.id, namespace: d.namespace }));
+        } catch (e) {
+          if (httpStatusOf(e) === 404) return "exists"; // gone meanwhile: the watch reports it
+          throw new Error(`kubernetes: could not read Job ${spec.id}: ${apiMessage(e)}`);
+        }
       }
     }
+    const run = this.tracker.adopt(spec);
+    if (!run) {
+      // Cancelled (and reported) while its Job was being created: nothing of it may run.
+      if (this.claimedIds.has(spec.id)) await this.deleteJob(spec.id).catch(() => {});
+      return claiming ? "created" : "exists";
+    }
+    const uid = job.metadata?.uid;
     if (spec.checkout && uid) {
       // The token is minted only for a Job that exists, and lives in a Secret that Job owns.
       const token = await d.checkoutToken(spec);
       run.setToken(token);
       try {
-        await this.core.createNamespacedSecret({ namespace: d.namespace, body: buildSecretManifest(spec, token, this.manifestOptions, { uid }) });
+        const secret = buildSecretManifest(spec, token, this.manifestOptions, { uid });
+        await this.retrying(`create the checkout Secret of ${spec.id}`, spec.id, deadline, () => this.core.createNamespacedSecret({ namespace: d.namespace, body: secret }));
       } catch (err) {
         if (httpStatusOf(err) !== 409) {
-          // Without its Secret the pod would wait for it forever: remove the Job, report the error.
+          // Without its Secret the pod could never start: remove the Job, report the error.
           await this.deleteJob(spec.id).catch(() => {});
           throw new Error(`kubernetes: could not create the checkout Secret of ${spec.id}: ${apiMessage(err)}`);
         }
       }
+      // Kueue's Jobs are unsuspended by Kueue alone; queued ones by the admitting replica.
+      const state = job.metadata?.annotations?.[QUEUE_ANNOTATION];
+      if (state === "held") await this.unsuspend(spec.id, deadline, "waiting");
+      else if (job.spec?.suspend && state === undefined && !job.metadata?.labels?.[KUEUE_QUEUE_LABEL]) await this.unsuspend(spec.id, deadline);
     }
+    if (d.queue?.kueueQueue) this.emit({ runId: spec.id, phase: "pending", waitingReason: `waiting for Kueue to admit it (LocalQueue ${d.queue.kueueQueue})` });
     await run.created();
     return "created";
+  }
+
+  /** The Job, when the call that made `creation` created it (a retry met its own earlier try). */
+  private async ownJob(name: string, creation: string, deadline: number): Promise<V1Job | undefined> {
+    try {
+      const job = await this.retrying(`read Job ${name}`, name, deadline, () => this.batch.readNamespacedJob({ name, namespace: this.d.namespace }));
+      return job.metadata?.annotations?.[CREATION_ANNOTATION] === creation ? job : undefined;
+    } catch {
+      return undefined; // gone or unreadable: handled as someone else's
+    }
+  }
+
+  private nowMs(): number {
+    return (this.d.now?.() ?? new Date()).getTime();
+  }
+
+  /**
+   * Calls `fn` until it succeeds, a permanent error comes back (not `transientKubeError`), or the
+   * next try would start after `deadline`: waits double from 1 s to 30 s, with jitter, or follow
+   * the server's `Retry-After`.
+   */
+  private async retrying<T>(what: string, runId: string, deadline: number, fn: () => Promise<T>): Promise<T> {
+    const { initialMs, maxMs } = this.d.backoff ?? { initialMs: 1000, maxMs: 30_000 };
+    const random = this.d.random ?? Math.random;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!transientKubeError(err) || this.closed) throw err;
+        const backoff = Math.min(maxMs, initialMs * 2 ** (attempt - 1));
+        const wait = retryAfterMs(err) ?? Math.round(backoff * (0.5 + random() / 2));
+        if (this.nowMs() + wait > deadline) throw err;
+        const message = `kubernetes: could not ${what} (${apiMessage(err)}); try ${attempt + 1} in ${Math.round(wait / 100) / 10}s`;
+        if (attempt === 1) this.d.log?.warn({ runId }, message);
+        else this.d.log?.info({ runId }, message);
+        await new Promise<void>((resolve) => this.timers.setTimeout(resolve, wait));
+      }
+    }
+  }
+
+  /**
+   * Lets a suspended Job go on: `start` (unqueued: its Secret exists, its pod may be created),
+   * `waiting` (queued: its Secret exists, it may be admitted) or `admitted` (the queue let it
+   * start). A Job deleted meanwhile (a cancel) is fine; one that cannot start is removed.
+   */
+  private async unsuspend(name: string, deadline: number, state: QueueState | "start" = "start"): Promise<void> {
+    const spec = state === "waiting" ? {} : { spec: { suspend: false } };
+    const body = state === "start" ? spec : { metadata: { annotations: { [QUEUE_ANNOTATION]: state } }, ...spec };
+    try {
+      await this.retrying(`${state === "waiting" ? "queue" : state === "admitted" ? "admit" : "start"} Job ${name}`, name, deadline, () =>
+        this.batch.patchNamespacedJob({ name, namespace: this.d.namespace, body }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch)),
+      );
+    } catch (err) {
+      if (httpStatusOf(err) === 404) return; // deleted meanwhile (a cancel): the watch reports it
+      if (state !== "admitted") await this.deleteJob(name).catch(() => {});
+      throw new Error(`kubernetes: could not start Job ${name}: ${apiMessage(err)}`);
+    }
   }
 
   /** Deletes the Job (its pods and Secret go with it); one already gone is fine. */
   private async deleteJob(name: string): Promise<void> {
     try {
-      await this.batch.deleteNamespacedJob({ name, namespace: this.d.namespace, propagationPolicy: "Background" });
+      await this.retrying(`delete Job ${name}`, name, this.nowMs() + 5 * 60_000, () =>
+        this.batch.deleteNamespacedJob({ name, namespace: this.d.namespace, propagationPolicy: "Background" }),
+      );
       this.d.log?.info({ runId: name }, `kubernetes: deleted Job ${name}`);
     } catch (err) {
       if (httpStatusOf(err) !== 404) throw new Error(`kubernetes: could not delete Job ${name}: ${apiMessage(err)}`);

@@ -50,7 +50,8 @@ function isGone(err: unknown): boolean {
  * - resumes a dropped watch from the last resourceVersion seen (events and bookmarks);
  * - re-lists on `410 Gone` (the resourceVersion is too old), in the stream or as the status;
  * - re-lists every `relistIntervalMs` as a safety net;
- * - retries errors (API unreachable at start, 5xx) with backoff 1 s → 30 s, logging each.
+ * - retries errors (API unreachable at start, 5xx) with backoff 1 s → 30 s and jitter, logging each,
+ *   for as long as it takes (a watch never gives up).
  * Its request count depends on time and connection drops, never on the number of objects.
  */
 export class ListWatch<T extends KubeObject> {
@@ -122,7 +123,8 @@ export class ListWatch<T extends KubeObject> {
     this.healthy = false;
     this.failures++;
     this.lastError = `${what}: ${describe(err)}`;
-    const wait = this.delayMs;
+    // Jitter: many replicas (or both watches) that lost the API together do not come back in step.
+    const wait = Math.round(this.delayMs * (0.5 + Math.random() / 2));
     this.delayMs = Math.min(this.delayMs * 2, this.backoff.maxMs);
     const msg = `kubernetes: ${this.o.name} ${what} failed (${describe(err)}); retrying in ${Math.round(wait / 100) / 10}s`;
     if (this.failures === 1) this.o.log?.error({}, msg);

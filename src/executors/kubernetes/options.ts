@@ -3,7 +3,8 @@ import { isIPv6 } from "node:net";
 import { delimiter, join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { parseEnvDuration } from "../../env-duration.js";
-import { parseQuantity } from "./quantity.js";
+import { DEFAULT_LOG_MAX_BYTES } from "../../logs/log-store.js";
+import { byteSize, parseQuantity } from "./quantity.js";
 
 /** Operator settings of the Kubernetes executor (environment variables, see docs/kubernetes.md). */
 export interface KubernetesOptions {
@@ -42,6 +43,10 @@ export interface KubernetesOptions {
   relistIntervalMs: number;
   /** At most this many bytes of a job's log are kept: the end of it (YACI_LOG_MAX_BYTES, default 10 MiB). */
   logMaxBytes: number;
+  /** Bounded `pods/log` reads for running jobs' check runs, at most this many a minute in all (YACI_LIVE_LOG_READS_PER_MINUTE, default 60). */
+  liveLogReadsPerMinute: number;
+  /** `sizeLimit` of a job's workspace volume, and the main container's ephemeral-storage limit (YACI_WORKSPACE_SIZE, default 10Gi). */
+  workspaceSize: string;
 }
 
 export const DEFAULT_CHECKOUT_IMAGE = "alpine:3.20";
@@ -56,7 +61,9 @@ export const DEFAULT_KUBERNETES_OPTIONS: KubernetesOptions = {
   dropCapabilities: ["ALL"],
   imagePullSecrets: [],
   relistIntervalMs: 5 * 60_000,
-  logMaxBytes: 10 * 1024 * 1024,
+  logMaxBytes: DEFAULT_LOG_MAX_BYTES,
+  liveLogReadsPerMinute: 60,
+  workspaceSize: "10Gi",
 };
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -156,10 +163,12 @@ export function kubernetesOptionsFromEnv(env: Env): KubernetesOptions {
   const relist = get(env, "YACI_RELIST_INTERVAL");
   if (relist !== undefined) o.relistIntervalMs = parseEnvDurationOrSeconds("YACI_RELIST_INTERVAL", relist);
   const logMax = get(env, "YACI_LOG_MAX_BYTES");
-  if (logMax !== undefined) {
-    const v = parseQuantity(logMax, "YACI_LOG_MAX_BYTES");
-    if (v < 1024) throw new Error(`YACI_LOG_MAX_BYTES: ${JSON.stringify(logMax)} must be at least 1Ki`);
-    o.logMaxBytes = Math.floor(v);
+  if (logMax !== undefined) o.logMaxBytes = byteSize("YACI_LOG_MAX_BYTES", logMax, 1024, "1Ki");
+  o.liveLogReadsPerMinute = int(env, "YACI_LIVE_LOG_READS_PER_MINUTE", 0) ?? o.liveLogReadsPerMinute;
+  const ws = quantity(env, "YACI_WORKSPACE_SIZE");
+  if (ws !== undefined) {
+    if (parseQuantity(ws, "YACI_WORKSPACE_SIZE") < 1024 ** 2) throw new Error(`YACI_WORKSPACE_SIZE: ${JSON.stringify(ws)} must be at least 1Mi`);
+    o.workspaceSize = ws;
   }
   return o;
 }

@@ -55,3 +55,10 @@ export function capQuantity(requested: string | undefined, cap: string | undefin
   if (r === undefined || c === undefined) return cap;
   return r > c ? cap : requested;
 }
+
+/** A size in bytes given as a quantity (`10Mi`, `2Gi`, `1048576`), at least `min`: YACI_LOG_MAX_BYTES, YACI_CHECKOUT_MAX_BYTES. */
+export function byteSize(name: string, text: string, min: number, minText: string): number {
+  const v = parseQuantity(text, name);
+  if (v < min) throw new Error(`${name}: ${JSON.stringify(text)} must be at least ${minText}`);
+  return Math.floor(v);
+}

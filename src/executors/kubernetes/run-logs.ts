@@ -1,6 +1,7 @@
-import type { KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../../logger.js";
-import type { LogStore } from "../../logs/log-store.js";
+import type { LogStore, LogTail } from "../../logs/log-store.js";
+import { SecretMasker } from "../../logs/secret-masker.js";
 import { apiMessage } from "./api-error.js";
 import { openFollowStream, saveFinalLog, type FollowStream, type PodLogParams } from "./pod-logs.js";
 
@@ -26,8 +27,23 @@ export interface RunLogsDeps {
   logStore: LogStore;
   /** YACI_LOG_MAX_BYTES: a longer log keeps its end. */
   maxBytes: number;
+  /** YACI_LIVE_LOG_READS_PER_MINUTE: bounded `pods/log` reads for live check runs, in all. */
+  liveReadsPerMinute: number;
+  now: () => number;
   log?: Logger;
 }
+
+/** A running run whose log may be read for its check run (see `liveTail`). */
+interface LiveRun {
+  target: () => LogTarget | undefined;
+  secrets: readonly string[];
+  /** `tailLines` of its next read: halved while the lines do not fit `limitBytes`, doubled back when they do. */
+  tailLines: number;
+  /** When its log was last read from the API. */
+  lastRead?: number;
+}
+
+const LIVE_TAIL_LINES = 1000;
 
 /**
  * The runs' logs in the LogStore: the final log saved when a run ends (one bounded `pods/log`
@@ -43,8 +59,15 @@ export class RunLogs {
   /** Runs whose live log someone watches: empty when nobody does. */
   private readonly follows = new Map<string, LogFollow>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Running runs (between `resume` and `stop`): their log may be read for their check run. */
+  private readonly live = new Map<string, LiveRun>();
+  /** When each live `pods/log` read of the last minute went out (all runs). */
+  private readonly liveReads: number[] = [];
+  private readonly core: CoreV1Api;
 
-  constructor(private readonly d: RunLogsDeps) {}
+  constructor(private readonly d: RunLogsDeps) {
+    this.core = d.kc.makeApiClient(CoreV1Api);
+  }
 
   /** A viewer watches the run until `signal` aborts (call `resume` next: its stream may start). */
   watch(runId: string, signal: AbortSignal): void {
@@ -63,6 +86,8 @@ export class RunLogs {
    * container of its live pod, once started) names a pod not streamed yet.
    */
   resume(runId: string, target: () => LogTarget | undefined, secrets: readonly string[]): void {
+    const known = this.live.get(runId);
+    this.live.set(runId, { ...known, target, secrets, tailLines: known?.tailLines ?? LIVE_TAIL_LINES });
     const f = this.follows.get(runId);
     if (!f || f.watchers === 0 || f.stream) return;
     const t = target();
@@ -85,6 +110,7 @@ export class RunLogs {
    * the LogStore: the final log, written after this, is then never appended to.
    */
   async stop(runId: string): Promise<void> {
+    this.live.delete(runId);
     const f = this.follows.get(runId);
     if (!f) return;
     const s = f.stream;
@@ -116,6 +142,43 @@ export class RunLogs {
       this.d.log?.warn({ runId }, `kubernetes: ${runId}: ${msg.trim()}`);
       await logStore.write(runId, msg + note);
     }
+  }
+
+  /**
+   * The end of a running run's log, for its check run: from the LogStore while its run page's
+   * stream copies it there (no request), else ONE bounded `pods/log` read (`tailLines`,
+   * `limitBytes`), at most `liveReadsPerMinute` of them a minute in all, shared fairly: a run
+   * waits a minute × running runs ÷ cap between two reads. Past that, undefined (the next refresh
+   * tries again). Undefined too once the run is ending (`stop`).
+   */
+  async liveTail(runId: string, maxBytes: number): Promise<LogTail | undefined> {
+    const run = this.live.get(runId);
+    const t = run?.target();
+    if (!run || !t) return undefined;
+    if (this.follows.get(runId)?.stream) return this.d.logStore.tail(runId, maxBytes);
+    const now = this.d.now();
+    while (this.liveReads.length && this.liveReads[0]! <= now - 60_000) this.liveReads.shift();
+    if (this.liveReads.length >= this.d.liveReadsPerMinute) return undefined;
+    if (run.lastRead !== undefined && now - run.lastRead < (60_000 * this.live.size) / this.d.liveReadsPerMinute) return undefined;
+    this.liveReads.push(now);
+    run.lastRead = now;
+    const asked = run.tailLines;
+    let raw: string;
+    try {
+      raw = await this.core.readNamespacedPodLog({ name: t.pod, namespace: this.d.namespace, container: t.container, tailLines: asked, limitBytes: maxBytes });
+    } catch (err) {
+      this.d.log?.info({ runId }, `kubernetes: ${runId}: could not read the live log of ${t.pod}: ${apiMessage(err)}`);
+      return undefined;
+    }
+    if (this.live.get(runId) !== run) return undefined; // ended meanwhile: the final log is the one
+    const bytes = Buffer.byteLength(raw);
+    const lines = raw.split("\n").length - (raw.endsWith("\n") ? 1 : 0);
+    const cut = bytes >= maxBytes; // the last lines did not fit: fewer next time
+    if (cut) run.tailLines = Math.max(1, Math.floor(lines / 2));
+    else if (bytes < maxBytes / 4) run.tailLines = Math.min(LIVE_TAIL_LINES, run.tailLines * 2);
+    const earlier = cut || lines >= asked ? `[yaci: earlier lines are left out here; the run page shows the whole log]\n` : "";
+    const text = earlier + new SecretMasker(run.secrets).mask(raw);
+    return { text, omittedBytes: 0, totalBytes: Buffer.byteLength(text) };
   }
 
   /** Nothing is stored for the run yet. */

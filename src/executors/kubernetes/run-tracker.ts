@@ -97,8 +97,13 @@ export class RunTracker {
 
   constructor(private readonly d: RunTrackerDeps) {}
 
+  /** The run finished in this process already (its Job must not be created again). */
+  hasFinished(runId: string): boolean {
+    return this.finishedIds.has(runId);
+  }
+
   /**
-   * This process creates (or adopts) the run's Job: the run is no longer held for `recover()`.
+   * This process created (or adopts) the run's Job: the run is no longer held for `recover()`.
    * `undefined` when the run already finished in this process.
    */
   adopt(spec: RunSpec): AdoptedRun | undefined {

@@ -1,22 +1,26 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cp, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { constants } from "node:os";
 import { finished as streamFinished } from "node:stream/promises";
-import { shellFlags, type RunSpec } from "../../core/run.js";
+import { invalidSpec, shellFlags, type RunSpec } from "../../core/run.js";
 import type { Outcome } from "../../core/status.js";
+import { nextToStart, queuePositions, type QueuedRun, type RunningRun } from "../../core/queue-policy.js";
 import type { CheckoutTokenSource, Executor, JobObservation, RecoveredJob } from "../executor.js";
-import type { LogStore } from "../../logs/log-store.js";
+import { DEFAULT_LOG_MAX_BYTES, type CappedLog, type LogStore, type LogTail } from "../../logs/log-store.js";
 import type { Logger } from "../../logger.js";
-import { checkout } from "./checkout.js";
+import { checkout, withRetries } from "./checkout.js";
 import { killRunProcesses, sandboxArgs, signalSandbox, type Containment } from "./sandbox.js";
 import { SecretMasker } from "../../logs/secret-masker.js";
 
 export interface LocalExecutorOptions {
   dataDir: string;
   logs: LogStore;
-  /** At most this many jobs run at once; the rest wait (`pending`). */
+  /** At most this many jobs run at once (YACI_MAX_RUNNING); the rest wait (`pending`) in the fair queue. */
   concurrency: number;
+  /** At most this many jobs of one installation run at once (YACI_MAX_RUNNING_PER_INSTALLATION; default: no cap). */
+  maxRunningPerInstallation?: number;
   checkoutToken: CheckoutTokenSource;
   /** GitHub's REST base URL, for the tarball. */
   githubApiUrl: string;
@@ -28,6 +32,18 @@ export interface LocalExecutorOptions {
   log?: Logger;
   now?: () => Date;
   fetch?: typeof fetch;
+  /**
+   * A directory whose files each job that checks out gets instead of GitHub's copy of the commit
+   * (`yaci run` on a working copy): copied into the workspace, without `.git` and `.yaci` (a
+   * tarball has neither, and `.yaci` holds the app's logs). No token is asked for.
+   */
+  workspaceFrom?: string;
+  /** A job's log keeps at most this many bytes: its end (YACI_LOG_MAX_BYTES, default 10 MiB). */
+  logMaxBytes?: number;
+  /** A checkout's files may take at most this many bytes (YACI_CHECKOUT_MAX_BYTES, default 2 GiB). */
+  checkoutMaxBytes?: number;
+  /** Waits before asking GitHub again for a checkout token or tarball it answered 5xx/429 or not at all (default ~30 s in all). */
+  checkoutRetryDelaysMs?: readonly number[];
 }
 
 interface Active {
@@ -41,6 +57,8 @@ interface Active {
   abort: AbortController;
   /** Set by finish(): a run ends once, whichever path ends it. */
   finished?: boolean;
+  /** Why the job's output could not be stored (a full disk): the run ends as an error that says so. */
+  logError?: string;
 }
 
 /** Variables a job may inherit from the app's environment: nothing secret, nothing of the app's. */
@@ -48,17 +66,6 @@ const INHERITED = ["PATH", "LANG", "LC_ALL", "TZ"];
 
 /** How long output may stay open after the job's shell exits and its processes are killed. */
 const OUTPUT_GRACE_MS = 2000;
-
-/** Why a spec cannot be started at all (no program takes a NUL in its script or environment). */
-function invalidSpec(spec: RunSpec): string | undefined {
-  if (spec.run.includes("\0")) return "the job's `run` contains a NUL character";
-  for (const [name, value] of Object.entries(spec.env)) {
-    if (name.includes("\0") || String(value).includes("\0")) {
-      return `the job's environment variable ${JSON.stringify(name)} contains a NUL character`;
-    }
-  }
-  return undefined;
-}
 
 /** A sentence for the check run when a job could not be started. */
 function startError(err: unknown): string {
@@ -87,13 +94,16 @@ export class LocalExecutor implements Executor {
   /** Set when jobs run unsandboxed: every check run's summary says so. */
   readonly isolationWarning?: string;
   private readonly listeners = new Set<(o: JobObservation) => void>();
-  private readonly queue: RunSpec[] = [];
+  /** Jobs waiting for a slot, admitted in the order of the fair queue (core/queue-policy.ts). */
+  private readonly queue: { spec: RunSpec; entry: QueuedRun }[] = [];
   private readonly active = new Map<string, Active>();
   private readonly stateDir: string;
   private readonly workDir: string;
   /** Scripts are passed by file, never as an argument (a long one would not fit: E2BIG). */
   private readonly scriptDir: string;
   private readonly now: () => Date;
+  /** Workspace removals in progress. */
+  private readonly removing = new Set<Promise<void>>();
 
   constructor(private readonly opts: LocalExecutorOptions) {
     this.stateDir = join(opts.dataDir, "local", "running");
@@ -125,19 +135,43 @@ export class LocalExecutor implements Executor {
   }
 
   async start(spec: RunSpec): Promise<void> {
-    if (this.active.has(spec.id) || this.queue.some((s) => s.id === spec.id)) return;
-    this.queue.push(spec);
+    if (this.active.has(spec.id) || this.queue.some((q) => q.spec.id === spec.id)) return;
+    const acceptedAt = spec.acceptedAt ? Date.parse(spec.acceptedAt) : NaN;
+    const entry: QueuedRun = {
+      id: spec.id,
+      installation: String(spec.installationId),
+      repository: spec.key.owner ? `${spec.key.owner}/${spec.key.repo}` : "",
+      acceptedAt: Number.isFinite(acceptedAt) ? acceptedAt : this.now().getTime(),
+    };
+    this.queue.push({ spec, entry });
     this.emit({ runId: spec.id, phase: "pending" });
     this.pump();
   }
 
+  /** Starts what the fair queue admits, then tells every job still waiting where it stands. */
   private pump(): void {
-    while (this.active.size < this.opts.concurrency && this.queue.length > 0) {
-      const spec = this.queue.shift()!;
+    const limits = { maxRunning: this.opts.concurrency, maxRunningPerInstallation: this.opts.maxRunningPerInstallation };
+    for (;;) {
+      const next = nextToStart(this.queue.map((q) => q.entry), this.running(), limits);
+      if (!next) break;
+      const i = this.queue.findIndex((q) => q.entry === next);
+      const { spec } = this.queue.splice(i, 1)[0]!;
       const a: Active = { spec, startedAt: this.now(), abort: new AbortController() };
       this.active.set(spec.id, a);
       void this.launch(a).catch((err) => this.fail(a, err));
     }
+    this.tellPositions();
+  }
+
+  private running(): RunningRun[] {
+    return [...this.active.values()].map((a) => ({ installation: String(a.spec.installationId), repository: a.spec.key.owner ? `${a.spec.key.owner}/${a.spec.key.repo}` : "" }));
+  }
+
+  /** A `pending` observation with its place in line for every waiting job (the scheduler decides what to show). */
+  private tellPositions(): void {
+    if (this.queue.length === 0) return;
+    const positions = queuePositions(this.queue.map((q) => q.entry), this.running());
+    for (const q of this.queue) this.emit({ runId: q.spec.id, phase: "pending", queuePosition: positions.get(q.spec.id)! });
   }
 
   /** Whatever went wrong starting a job, its run ends as an `error` that says why, and the app carries on. */
@@ -162,17 +196,30 @@ export class LocalExecutor implements Executor {
     }
     writeFileSync(join(this.stateDir, `${spec.id}.json`), JSON.stringify({ spec }));
     this.emit({ runId: spec.id, phase: "running", startedAt: a.startedAt });
+    // The checkout token is asked for while the workspace is prepared: neither waits for the other.
+    const token =
+      spec.checkout && this.opts.workspaceFrom === undefined
+        ? // A token GitHub could not mint just now (5xx, 429, no answer) is asked for again, with backoff.
+          withRetries(() => this.opts.checkoutToken(spec), {
+            signal: a.abort.signal,
+            ...(this.opts.checkoutRetryDelaysMs ? { delaysMs: this.opts.checkoutRetryDelaysMs } : {}),
+            onRetry: (err, waitMs) => this.opts.log?.warn({ runId: spec.id, err: (err as Error).message, retryInMs: waitMs }, "could not get a checkout token; will retry"),
+          })
+        : undefined;
+    token?.catch(() => undefined); // awaited below, where a failure ends the run
     const dir = join(this.workDir, spec.id);
-    rmSync(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
     mkdirSync(join(dir, ".home"), { recursive: true });
     await this.opts.logs.write(spec.id, "");
     a.timer = setTimeout(() => this.stop(a, "timed_out"), spec.timeoutMs);
     try {
-      if (spec.checkout) {
-        a.token = await this.opts.checkoutToken(spec);
+      if (spec.checkout && this.opts.workspaceFrom !== undefined) {
+        await copyWorkspace(this.opts.workspaceFrom, dir);
+      } else if (token) {
+        a.token = await token;
         if (a.stopReason) return this.finish(a, a.stopReason);
         await checkout(
-          { apiUrl: this.opts.githubApiUrl, owner: spec.key.owner, repo: spec.key.repo, sha: spec.key.sha, token: a.token, dir },
+          { apiUrl: this.opts.githubApiUrl, owner: spec.key.owner, repo: spec.key.repo, sha: spec.key.sha, token: a.token, dir, ...(this.opts.checkoutMaxBytes ? { maxBytes: this.opts.checkoutMaxBytes } : {}), ...(this.opts.checkoutRetryDelaysMs ? { retryDelaysMs: this.opts.checkoutRetryDelaysMs } : {}) },
           this.opts.fetch,
           a.abort.signal,
         );
@@ -185,6 +232,7 @@ export class LocalExecutor implements Executor {
     }
     if (a.stopReason) return this.finish(a, a.stopReason);
     const exitCode = await this.runScript(a, dir);
+    if (a.logError) return this.finish(a, "error", exitCode, a.logError);
     if (a.stopReason) return this.finish(a, a.stopReason, exitCode);
     return this.finish(a, exitCode === 0 ? "succeeded" : "failed", exitCode);
   }
@@ -201,6 +249,10 @@ export class LocalExecutor implements Executor {
     writeFileSync(script, spec.run, { mode: 0o600 });
     const shell = ["sh", ...(shellFlags(spec) === "-ec" ? ["-e"] : []), script];
     const env = this.jobEnv(spec, join(dir, ".home"));
+    // Bounded to YACI_LOG_MAX_BYTES (its end is kept); a write that fails (a full disk) drops the
+    // output rather than blocking the job or throwing, and the run then ends saying why.
+    const log: CappedLog = await this.opts.logs.openCapped(spec.id, this.opts.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES);
+    log.on("error", () => undefined); // CappedLog keeps its errors in `.error`; never an uncaught one
     // detached: its own process group, so a stop reaches every child (unsandboxed) or bwrap.
     const child = containment.sandboxed
       ? spawn(containment.sandbox.bwrap, [...sandboxArgs(containment.sandbox, { workspace: dir, script }), ...shell], {
@@ -211,18 +263,12 @@ export class LocalExecutor implements Executor {
         })
       : spawn(shell[0]!, shell.slice(1), { cwd: dir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     a.child = child;
+    this.opts.log?.debug?.({ runId: spec.id }, "job command started"); // the end of the checkout phase (bench/job-overhead.ts)
     const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
       child.once("exit", (code, signal) => resolve([code, signal]));
       child.once("error", reject); // could not be started (ENOENT, EACCES…): no "exit" follows
     });
     const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
-    const log = createWriteStream(this.opts.logs.path(spec.id), { flags: "a" });
-    let logError: Error | undefined;
-    log.on("error", (err) => {
-      logError ??= err;
-      child.stdout?.resume(); // the output goes nowhere rather than blocking the job
-      child.stderr?.resume();
-    });
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
     let code: number | null;
@@ -246,7 +292,7 @@ export class LocalExecutor implements Executor {
     child.stderr?.destroy();
     log.end();
     await streamFinished(log).catch(() => undefined);
-    if (logError) throw new Error(`could not write the log: ${logError.message}`);
+    if (log.error) a.logError = `the job's output could not be stored: ${log.error.message}${(log.error as NodeJS.ErrnoException).code === "ENOSPC" ? " (the disk under YACI_DATA_DIR is full)" : ""}`;
     return code ?? 128 + signalNumber(signal);
   }
 
@@ -275,7 +321,7 @@ export class LocalExecutor implements Executor {
     const { spec } = a;
     clearTimeout(a.timer);
     this.active.delete(spec.id);
-    this.removeFiles(spec.id);
+    void this.removeFiles(spec.id);
     const o: JobObservation = { runId: spec.id, phase: "finished", outcome, finishedAt: this.now(), startedAt: a.startedAt };
     if (exitCode !== undefined) o.exitCode = exitCode;
     if (message) o.message = message;
@@ -283,15 +329,30 @@ export class LocalExecutor implements Executor {
     this.pump();
   }
 
-  /** The state file, script and workspace of a run (never throws: a run must still end). */
-  private removeFiles(id: string): void {
-    for (const path of [join(this.stateDir, `${id}.json`), join(this.scriptDir, `${id}.sh`), join(this.workDir, id)]) {
+  /**
+   * The state file, script and workspace of a run (never throws: a run must still end). The
+   * workspace, which may hold gigabytes, is removed in the background (the event loop is never
+   * stalled); `removing` resolves when it is gone.
+   */
+  private removeFiles(id: string): Promise<void> {
+    for (const path of [join(this.stateDir, `${id}.json`), join(this.scriptDir, `${id}.sh`)]) {
       try {
-        rmSync(path, { recursive: true, force: true });
+        rmSync(path, { force: true });
       } catch (err) {
         this.opts.log?.warn({ runId: id, err }, `could not remove ${path}`);
       }
     }
+    const workspace = join(this.workDir, id);
+    const done = rm(workspace, { recursive: true, force: true, maxRetries: 3 })
+      .catch((err) => this.opts.log?.warn({ runId: id, err }, `could not remove ${workspace}`))
+      .finally(() => this.removing.delete(done));
+    this.removing.add(done);
+    return done;
+  }
+
+  /** Resolves once every workspace being removed is gone (tests, shutdown). */
+  async removed(): Promise<void> {
+    await Promise.all([...this.removing]);
   }
 
   /** SIGTERM to the job's processes, SIGKILL to all that is left after the grace period. */
@@ -315,10 +376,12 @@ export class LocalExecutor implements Executor {
   }
 
   async cancel(runId: string): Promise<void> {
-    const i = this.queue.findIndex((s) => s.id === runId);
+    const i = this.queue.findIndex((q) => q.spec.id === runId);
     if (i >= 0) {
+      // A cancelled (or superseded) job leaves the queue at once; those behind it move up.
       this.queue.splice(i, 1);
       this.emit({ runId, phase: "finished", outcome: "cancelled", finishedAt: this.now() });
+      this.tellPositions();
       return;
     }
     const a = this.active.get(runId);
@@ -335,7 +398,7 @@ export class LocalExecutor implements Executor {
         const { spec } = JSON.parse(readFileSync(file, "utf8")) as { spec: RunSpec };
         if (this.active.has(spec.id)) continue;
         killRunProcesses(spec.id); // unsandboxed, the job's; sandboxed, bwrap (which carries the job's environment)
-        this.removeFiles(spec.id);
+        void this.removeFiles(spec.id);
         found.push({ spec, observation: { runId: spec.id, phase: "finished", outcome: "interrupted", finishedAt: this.now() } });
       } catch {
         // unreadable state: nothing to adopt
@@ -345,6 +408,17 @@ export class LocalExecutor implements Executor {
     return found;
   }
 
+  /**
+   * The end of a running job's log so far, from the file its output goes to (undefined once the
+   * job has ended: its final log is the reporter's). A log past YACI_LOG_MAX_BYTES shows, until the
+   * job ends, its first part and a line saying so.
+   */
+  async liveLog(runId: string, maxBytes: number): Promise<LogTail | undefined> {
+    const a = this.active.get(runId);
+    if (!a || a.finished || !a.child) return undefined;
+    return this.opts.logs.tail(runId, maxBytes);
+  }
+
   async ready(): Promise<boolean> {
     return true;
   }
@@ -352,6 +426,13 @@ export class LocalExecutor implements Executor {
   async close(): Promise<void> {
     this.listeners.clear();
   }
+}
+
+/** Copies a working copy into a workspace: symbolic links stay links, `.git` and `.yaci` stay out. */
+async function copyWorkspace(from: string, dir: string): Promise<void> {
+  const root = resolve(from);
+  const skip = new Set([join(root, ".git"), join(root, ".yaci")]);
+  await cp(root, dir, { recursive: true, verbatimSymlinks: true, filter: (src) => !skip.has(resolve(src)) });
 }
 
 function signalNumber(signal: NodeJS.Signals | null): number {

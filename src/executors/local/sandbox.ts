@@ -60,7 +60,7 @@ const inside = (path: string, dir: string) => path === dir || path.startsWith(di
  * directory and code, the app user's home, the private key file and `.env`. Directories are
  * sorted so none sits inside another hidden one (or inside the private /tmp).
  */
-export function hiddenPaths(dataDir: string, env: Record<string, string | undefined>, cwd = process.cwd()): Pick<Sandbox, "hiddenDirs" | "hiddenFiles"> {
+function hiddenPaths(dataDir: string, env: Record<string, string | undefined>, cwd = process.cwd()): Pick<Sandbox, "hiddenDirs" | "hiddenFiles"> {
   const code = appRoot();
   const dirs = [dataDir, cwd, code, homedir()]
     .map(realPath)

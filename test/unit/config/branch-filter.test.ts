@@ -54,3 +54,38 @@ describe("eventAllowsBranch", () => {
     expect(eventAllowsBranch({ branches: ["main"] }, "refs/heads/other")).toBe(false);
   });
 });
+
+describe("branchMatches never backtracks", () => {
+  /** The former implementation (a RegExp), as an oracle on short inputs. */
+  function oracle(pattern: string, branch: string): boolean {
+    let src = "";
+    for (let i = 0; i < pattern.length; i++) {
+      const c = pattern[i]!;
+      if (c === "*") {
+        if (pattern[i + 1] === "*") {
+          src += ".*";
+          while (pattern[i + 1] === "*") i++;
+        } else src += "[^/]*";
+      } else src += c.replace(/[.+?^${}()|[\]\\/-]/g, "\\$&");
+    }
+    return new RegExp(`^${src}$`, "s").test(branch);
+  }
+
+  it("agrees with the RegExp semantics on 5,000 random short patterns and names", () => {
+    let seed = 42;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const pick = (alphabet: string, max: number) => Array.from({ length: rand(max) }, () => alphabet[rand(alphabet.length)]).join("");
+    for (let i = 0; i < 5000; i++) {
+      const pattern = pick("ab/*.", 8);
+      const branch = pick("ab/.", 8);
+      expect(branchMatches(pattern, branch), `${pattern} vs ${branch}`).toBe(oracle(pattern, branch));
+    }
+  });
+
+  it("answers the catastrophic cases of a backtracking matcher", () => {
+    expect(branchMatches("*a*a*a*a*a*a*a*a!", "a".repeat(40))).toBe(false);
+    expect(branchMatches("**a**a**a**a**a**a**a**a!", `${"a/".repeat(120)}a`)).toBe(false);
+    expect(branchMatches(`${"*a".repeat(127)}!`, "a".repeat(255))).toBe(false);
+    expect(branchMatches(`${"*a".repeat(127)}`, "a".repeat(255))).toBe(true);
+  });
+});

@@ -28,10 +28,28 @@ describe("the JSON schema generated from the zod schema", () => {
     expect(validate(value)).toBe(false);
   });
 
-  it("documents the fields", () => {
-    const props = schema.properties as Record<string, { description?: string }>;
-    expect(Object.keys(props)).toEqual([...KNOWN_KEYS.top]);
+  // The documented keys (README, "The .yaci.yml file"), written out here: a key added to or lost
+  // from the schema without the docs (or the other way round) fails this test.
+  const TOP = ["cancel_superseded", "env", "image", "jobs", "on", "run", "timeout", "version"];
+  const JOB = ["env", "image", "resources", "run", "timeout"];
+  const RESOURCES = ["cpu", "memory"];
+  type Node = { description?: string; properties?: Record<string, Node>; additionalProperties?: Node };
+
+  it("has exactly the documented keys, each described", () => {
+    const props = schema.properties as Record<string, Node>;
+    expect(Object.keys(props).sort()).toEqual(TOP);
+    const job = props.jobs!.additionalProperties!.properties!;
+    expect(Object.keys(job).sort()).toEqual(JOB);
+    expect(Object.keys(job.resources!.properties!).sort()).toEqual(RESOURCES);
+    for (const [name, p] of [...Object.entries(props), ...Object.entries(job)]) expect(p.description, name).toMatch(/\w/);
     expect(props.timeout?.description).toContain("6h");
+  });
+
+  it("the keys the parser knows (for “did you mean”) are the documented ones", () => {
+    expect([...KNOWN_KEYS.top].sort()).toEqual(TOP);
+    expect([...KNOWN_KEYS.job].sort()).toEqual(JOB);
+    expect([...KNOWN_KEYS.resources].sort()).toEqual(RESOURCES);
+    expect([...KNOWN_KEYS.on].sort()).toEqual(["pull_request", "push"]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseCommands } from "../../../src/core/parse-commands.js";
+import { MAX_COMMAND_LINES, parseCommands } from "../../../src/core/parse-commands.js";
 
 describe("parseCommands", () => {
   it.each([
@@ -16,5 +16,18 @@ describe("parseCommands", () => {
     ["no commands here", []],
   ])("%j", (body, expected) => {
     expect(parseCommands(body)).toEqual(expected);
+  });
+});
+
+describe("parseCommands bounds", () => {
+  it("reads at most 10 command lines", () => {
+    const body = Array.from({ length: 5000 }, (_, i) => `/cmd${i}`).join("\n");
+    expect(parseCommands(body)).toEqual(Array.from({ length: MAX_COMMAND_LINES }, (_, i) => ({ unknown: `cmd${i}` })));
+  });
+
+  it("cuts long names and arguments; ignores a line over 1,000 characters", () => {
+    expect(parseCommands(`/${"x".repeat(500)}`)).toEqual([{ unknown: `${"x".repeat(32)}…` }]);
+    expect(parseCommands(`/retest ${"j".repeat(500)}`)).toEqual([{ name: "retest", arg: "j".repeat(100) }]);
+    expect(parseCommands(`/retest ${"j".repeat(1000)}`)).toEqual([]);
   });
 });

@@ -36,3 +36,31 @@ describe("logExcerpt", () => {
     expect(logExcerpt(tail("token ghs_secret here\n"), { redact: (s) => s.replaceAll("ghs_secret", "***") })).toContain("token *** here");
   });
 });
+
+describe("logExcerpt and backticks", () => {
+  it("a log of 70,000 backticks fits GitHub's limit (indented, not fenced) and keeps its end", () => {
+    const out = logExcerpt(tail("`".repeat(70_000) + "\nTHE END\n"));
+    expect(out.length).toBeLessThanOrEqual(GITHUB_OUTPUT_LIMIT);
+    expect(out).toMatch(/^_[\d,]+ bytes of the log's start were left out/);
+    expect(out).toMatch(/\n    `+\n    THE END\n$/);
+  });
+
+  it("a log of many different backtick runs fits, every line indented", () => {
+    const log = Array.from({ length: 3_000 }, (_, i) => `${"`".repeat(1 + (i % 40))} step ${i}\n`).join("");
+    const out = logExcerpt(tail(log));
+    expect(out.length).toBeLessThanOrEqual(GITHUB_OUTPUT_LIMIT);
+    const body = out.replace(/^_[^\n]*\n\n/, "");
+    expect(body.split("\n").slice(0, -1).every((l) => l.startsWith("    "))).toBe(true);
+    expect(body).toContain("    ```````````````````````````````````````` step 2999\n");
+  });
+
+  it("a log of nothing but newlines still shows as much as fits", () => {
+    const out = logExcerpt(tail("``````````\n" + "\n".repeat(100_000)));
+    expect(out.length).toBeLessThanOrEqual(GITHUB_OUTPUT_LIMIT);
+    expect(out.length).toBeGreaterThan(GITHUB_OUTPUT_LIMIT - 1_000);
+  });
+
+  it("short backtick runs keep a fence one longer than the longest", () => {
+    expect(logExcerpt(tail("a ````` b\n"))).toBe("``````text\na ````` b\n``````\n");
+  });
+});

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Reporter, statusState } from "../../../src/runs/reporter.js";
+import { WriteSkipped } from "../../../src/github/octokit.js";
 import { RunStore } from "../../../src/runs/run-store.js";
 import { LogStore } from "../../../src/logs/log-store.js";
 import { MemoryChecks } from "../../fakes/memory-checks.js";
@@ -10,7 +11,10 @@ import { fakeRecord } from "../../fakes/records.js";
 
 const silent = { info() {}, warn() {}, error() {} };
 
-function setup(checks = new MemoryChecks(), extra: { budgetLow?: () => boolean; now?: () => number } = {}) {
+function setup(
+  checks = new MemoryChecks(),
+  extra: { budgetLow?: () => boolean; now?: () => number; intermediateDelayMs?: () => number; onWrite?: (kind: string) => void } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), "yaci-rep-"));
   const store = new RunStore(dir);
   const timers: { fn: () => void; ms: number }[] = [];
@@ -79,16 +83,16 @@ describe("Reporter", () => {
     expect(timers.length).toBe(retries ? 1 : 0);
   });
 
-  it("when the installation's rate limit runs low, skips intermediate updates but never the final one", async () => {
+  it("when the installation's rate limit runs low, skips intermediate writes but never the final one (which creates the check run)", async () => {
     const { store, reporter, checks } = setup(undefined, { budgetLow: () => true });
     const id = fakeRecord().spec.id;
     store.put(fakeRecord());
-    await reporter.report(id); // the check run must exist: created even so
+    await reporter.report(id);
     store.put({ ...store.get(id)!, phase: "in_progress", startedAt: "2026-11-29T10:00:01.000Z" });
     await reporter.report(id);
     store.put({ ...store.get(id)!, phase: "completed", conclusion: "success", finishedAt: "2026-11-29T10:00:09.000Z" });
     await reporter.report(id);
-    expect(checks.writes.map((w) => w.u.status)).toEqual(["queued", "completed"]);
+    expect(checks.writes.map((w) => [w.op, w.u.status])).toEqual([["create", "completed"]]);
   });
 
   it("coalesces updates of a running job: at most one per 10 s, the latest state wins", async () => {
@@ -117,5 +121,82 @@ describe("Reporter", () => {
     ["completed", "action_required", "pending"],
   ] as const)("commit status for %s/%s is %s", (phase, conclusion, state) => {
     expect(statusState(phase, conclusion)).toBe(state);
+  });
+
+  it("a job that ended before its queued write went out is created straight as completed", async () => {
+    const { store, reporter, checks } = setup();
+    const id = fakeRecord().spec.id;
+    store.put(fakeRecord());
+    const first = reporter.report(id); // the queued write is on its way…
+    store.put({ ...store.get(id)!, phase: "in_progress", startedAt: "2026-11-29T10:00:01.000Z" });
+    store.put({ ...store.get(id)!, phase: "completed", conclusion: "success", finishedAt: "2026-11-29T10:00:01.500Z" });
+    void reporter.report(id);
+    void reporter.report(id);
+    await first;
+    await reporter.idle();
+    expect(checks.writes.map((w) => [w.op, w.u.status])).toEqual([["create", "completed"]]);
+  });
+
+  it("with the budget's share for intermediate writes gone, queued and in-progress writes are skipped and tried again when there is room; the final one always goes", async () => {
+    let delay = 30_000;
+    const kinds: string[] = [];
+    const { store, reporter, checks, timers } = setup(undefined, { intermediateDelayMs: () => delay, onWrite: (k) => kinds.push(k) });
+    const id = fakeRecord().spec.id;
+    store.put(fakeRecord({ phase: "in_progress", startedAt: "2026-11-29T10:00:01.000Z" }));
+    await reporter.report(id);
+    expect(checks.writes).toEqual([]);
+    expect(timers.map((t) => t.ms)).toEqual([30_000]);
+    delay = 0; // the minute passed: the job, still running, is shown in progress
+    timers.shift()!.fn();
+    await reporter.idle();
+    expect(checks.writes.map((w) => [w.op, w.u.status])).toEqual([["create", "in_progress"]]);
+    delay = 30_000;
+    store.put({ ...store.get(id)!, phase: "completed", conclusion: "success", finishedAt: "2026-11-29T10:00:09.000Z" });
+    await reporter.report(id);
+    expect(checks.writes.map((w) => [w.op, w.u.status])).toEqual([["create", "in_progress"], ["update", "completed"]]);
+    expect(kinds).toEqual(["skipped", "in_progress", "final"]);
+  });
+
+  it("an intermediate write the budget refuses at send time (WriteSkipped) is not retried as a failure, and leaves nothing half-created", async () => {
+    const checks = new MemoryChecks();
+    const create = checks.create.bind(checks);
+    let refuse = true;
+    checks.create = async (t, u) => {
+      if (refuse && u.status !== "completed") throw new WriteSkipped("42", 5_000);
+      return create(t, u);
+    };
+    const { store, reporter, timers } = setup(checks);
+    const id = fakeRecord().spec.id;
+    store.put(fakeRecord());
+    await reporter.report(id);
+    expect(timers.map((t) => t.ms)).toEqual([5_000]);
+    expect(store.get(id)!.checkRunCreating).toBeUndefined();
+    store.put({ ...store.get(id)!, phase: "completed", conclusion: "failure", finishedAt: "2026-11-29T10:00:09.000Z" });
+    await reporter.report(id);
+    refuse = false;
+    timers.shift()!.fn(); // the retry finds the final state already written: nothing more
+    await reporter.idle();
+    expect(checks.writes.map((w) => [w.op, w.u.status])).toEqual([["create", "completed"]]);
+  });
+
+  it("when GitHub refuses a final write as invalid (422), a smaller one still completes the check run", async () => {
+    const checks = new MemoryChecks();
+    const update = checks.update.bind(checks);
+    checks.update = async (t, id, u) => {
+      if (u.text !== undefined) throw Object.assign(new Error("Invalid request.\n\noutput.text is too long"), { status: 422, response: { headers: {} } });
+      return update(t, id, u);
+    };
+    const { store, reporter, timers } = setup(checks);
+    const id = fakeRecord().spec.id;
+    store.put(fakeRecord());
+    await reporter.report(id);
+    store.put({ ...store.get(id)!, phase: "completed", conclusion: "success", startedAt: "2026-11-29T10:00:01.000Z", finishedAt: "2026-11-29T10:00:09.000Z" });
+    await reporter.report(id);
+    const last = checks.writes.at(-1)!;
+    expect(last.u).toMatchObject({ status: "completed", conclusion: "success" });
+    expect(last.u.text).toBeUndefined();
+    expect(last.u.summary).toContain("GitHub refused this check run's full output (Invalid request.)");
+    expect(store.get(id)!.reported?.phase).toBe("completed");
+    expect(timers).toEqual([]);
   });
 });

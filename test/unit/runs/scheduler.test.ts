@@ -128,3 +128,43 @@ describe("Scheduler", () => {
     expect(checks.writes.map((w) => [w.u.externalId, w.u.status])).toEqual([[spec.id, "in_progress"]]);
   });
 });
+
+describe("Scheduler: a queued run's position on its check run", () => {
+  it("shows the first position, then rewrites it only when it halved and a minute passed, and only with budget headroom", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "yaci-sched-pos-"));
+    const store = new RunStore(dir);
+    const checks = new MemoryChecks();
+    const executor = new FakeExecutor();
+    const reporter = new Reporter({ store, logs: new LogStore(dir), checks, executorKind: "fake", log: silent, retryDelaysMs: [] });
+    let t = Date.parse("2024-05-01T10:00:00Z");
+    let headroom = true;
+    const scheduler = new Scheduler({ store, executor, reporter, log: silent, now: () => new Date(t), positionHeadroom: () => headroom });
+    const [r] = scheduler.accept(trigger("e".repeat(40)), [job("test")]);
+    const id = r!.spec.id;
+    const pos = (ahead: number) => executor.emit({ runId: id, phase: "pending", queuePosition: { ahead, aheadSameInstallation: ahead - 1 } });
+    const titles = async () => {
+      await new Promise((res) => setTimeout(res, 10));
+      await reporter.idle();
+      return checks.writes.map((w) => w.u.title);
+    };
+    pos(40);
+    expect((await titles()).at(-1)).toBe("Waiting for a runner: 40 jobs ahead (39 from o)");
+    const written = checks.writes.length;
+    pos(10); // halved, but within the minute
+    t += 30_000;
+    pos(12);
+    expect(await titles()).toHaveLength(written);
+    t += 40_000; // past the minute, but no headroom in the write budget
+    headroom = false;
+    pos(10);
+    expect(await titles()).toHaveLength(written);
+    headroom = true;
+    pos(30); // past the minute, moved by a quarter only
+    expect(await titles()).toHaveLength(written);
+    pos(20); // halved and past the minute: shown
+    expect((await titles()).at(-1)).toBe("Waiting for a runner: 20 jobs ahead (19 from o)");
+    executor.run(id); // started: the position goes
+    expect((await titles()).at(-1)).toBe("Running");
+    scheduler.close();
+  });
+});

@@ -1,7 +1,12 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
-import type { ServerResponse } from "node:http";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { HttpDeps, RunView } from "./env.js";
 import { sendError, sendHtml } from "./respond.js";
+
+/**
+ * Access to the HTTP surface, in one place: signed run links (run pages), bearer tokens (the API,
+ * metrics) and the per-address limit on failed authentication.
+ */
 
 /**
  * Who may read a run through the HTTP surface. Run pages are reached through signed, expiring
@@ -110,4 +115,108 @@ export async function authorizeRun(
     return undefined;
   }
   return run;
+}
+
+/**
+ * Who may call a protected route: bearer tokens (the API's, the metrics'), compared in constant
+ * time, and a per-address limit on failed authentication (401 and 403 answers) so that a client
+ * cannot guess tokens or link signatures at line rate.
+ */
+
+/** Compares two secrets in constant time, whatever their lengths (both are hashed first). */
+export function safeEqual(a: string, b: string): boolean {
+  const ha = createHash("sha256").update(a).digest();
+  const hb = createHash("sha256").update(b).digest();
+  return timingSafeEqual(ha, hb) && a.length === b.length;
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export function bearerToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (typeof header !== "string" || header.length > 1024) return undefined;
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  return m ? m[1] : undefined;
+}
+
+/**
+ * Checks `Authorization: Bearer <expected>`; answers 401 itself (naming `variable`, never its value)
+ * and returns false when the header is missing or wrong.
+ */
+export function checkBearer(req: IncomingMessage, res: ServerResponse, expected: string, variable: string): boolean {
+  const given = bearerToken(req);
+  if (given !== undefined && safeEqual(given, expected)) return true;
+  sendError(res, 401, given === undefined ? `missing bearer token: send Authorization: Bearer $${variable}` : "invalid bearer token", {
+    "www-authenticate": 'Bearer realm="yaci"',
+  });
+  return false;
+}
+
+/** The address a request came from, as the limiter counts it ("unknown" when the socket has none). */
+export function clientAddress(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? "unknown";
+}
+
+export interface AuthLimitOptions {
+  /** Failures allowed per address within `windowMs`; the next request is refused. Default 10. */
+  maxFailures?: number;
+  /** The sliding window, in ms. Default one minute. */
+  windowMs?: number;
+  /** Addresses remembered at most (the oldest are forgotten first). Default 10,000. */
+  maxAddresses?: number;
+  /** Milliseconds since the epoch (injectable: a test drives time). */
+  now(): number;
+}
+
+/**
+ * Failed authentications per client address in a sliding window. Once an address has
+ * `maxFailures` failures in the last `windowMs`, `retryAfterMs` says how long it must wait; until
+ * then every protected route answers it 429 without looking at its credentials.
+ */
+export class AuthFailureLimiter {
+  private readonly failures = new Map<string, number[]>();
+  private readonly maxFailures: number;
+  private readonly windowMs: number;
+  private readonly maxAddresses: number;
+
+  constructor(private readonly options: AuthLimitOptions) {
+    this.maxFailures = options.maxFailures ?? 10;
+    this.windowMs = options.windowMs ?? 60_000;
+    this.maxAddresses = options.maxAddresses ?? 10_000;
+  }
+
+  /** The recent failures of `address` (older ones dropped). */
+  private recent(address: string): number[] {
+    const list = this.failures.get(address);
+    if (!list) return [];
+    const since = this.options.now() - this.windowMs;
+    while (list.length > 0 && list[0]! <= since) list.shift();
+    if (list.length === 0) this.failures.delete(address);
+    return list;
+  }
+
+  /** 0 when `address` may try; else the milliseconds until its oldest counted failure expires. */
+  retryAfterMs(address: string): number {
+    const list = this.recent(address);
+    if (list.length < this.maxFailures) return 0;
+    return Math.max(1, list[0]! + this.windowMs - this.options.now());
+  }
+
+  /** Counts one failed authentication of `address`. */
+  fail(address: string): void {
+    const list = this.recent(address);
+    list.push(this.options.now());
+    if (list.length > this.maxFailures) list.splice(0, list.length - this.maxFailures);
+    this.failures.delete(address); // re-insert: the Map's order is "least recently failed first"
+    this.failures.set(address, list);
+    while (this.failures.size > this.maxAddresses) this.failures.delete(this.failures.keys().next().value!);
+  }
+}
+
+/** Answers 429 with `Retry-After` (whole seconds) for an address over the failure limit. */
+export function sendTooManyFailures(res: ServerResponse, retryAfterMs: number, headers: Record<string, string> = {}): void {
+  const seconds = Math.ceil(retryAfterMs / 1000);
+  sendError(res, 429, `too many failed authentication attempts from your address: retry in ${seconds} s`, {
+    "retry-after": String(seconds),
+    ...headers,
+  });
 }
