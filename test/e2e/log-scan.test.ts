@@ -1,7 +1,7 @@
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGitHubStandIn, waitFor, type GitHubStandIn } from "../support/github-stand-in.js";
-import { startApp, type AppProcess } from "../support/app-process.js";
+import { e2eBudget, startApp, type AppProcess } from "../support/app-process.js";
 import { TEST_PRIVATE_KEY } from "../support/test-app-keys.js";
 import { loadExample, sendWebhook, withInstallation } from "../support/webhooks.js";
 
@@ -30,7 +30,8 @@ afterAll(async () => {
 });
 
 describe("the app's log holds no credential (end to end)", () => {
-  it("after API calls, a run page, webhooks good and bad: no bearer token, link token, private key or webhook secret", async () => {
+  // Step budgets (the app is started in beforeAll): a run to its end, the run page, two webhooks handled.
+  it("after API calls, a run page, webhooks good and bad: no bearer token, link token, private key or webhook secret", { timeout: e2eBudget({ run: 30_000, page: 10_000, webhooks: 30_000 }) }, async () => {
     const auth = { authorization: `Bearer ${API_TOKEN}` };
     // The API: a run, its status, and a wrong token.
     const res = await fetch(`${app.url}/run`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ command: "echo api" }) });

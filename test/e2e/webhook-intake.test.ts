@@ -2,7 +2,7 @@ import { request } from "node:http";
 import { readFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startGitHubStandIn, waitFor, type GitHubStandIn } from "../support/github-stand-in.js";
-import { startApp, type AppProcess } from "../support/app-process.js";
+import { e2eBudget, startApp, STEP_MS, type AppProcess } from "../support/app-process.js";
 import { loadExample, sendWebhook, sign, withInstallation } from "../support/webhooks.js";
 
 /**
@@ -71,7 +71,8 @@ function pushPayload(sha: string) {
 }
 
 describe("the webhook endpoint under attack (end to end)", () => {
-  it("a 200 MB body with a bad signature is refused (413) without the app's memory or log growing", async () => {
+  // Step budgets: an app start, 200 MB sent over loopback, and the app's stop.
+  it("a 200 MB body with a bad signature is refused (413) without the app's memory or log growing", { timeout: e2eBudget({ ...STEP_MS, send: 30_000 }) }, async () => {
     app = await startApp({ github, env: { YACI_CATCHUP_INTERVAL: "off" } });
     const before = memoryOf(app.pid);
     const logBytes = () => app!.logs().join("\n").length;
@@ -127,7 +128,8 @@ describe("the webhook endpoint under attack (end to end)", () => {
     expect((await fetch(`${app.url}/probot`)).status).toBe(200);
   });
 
-  it("a signed delivery replayed under new delivery ids runs nothing more", async () => {
+  // Step budgets: an app start, the first delivery handled to its check run, two replays, the stop.
+  it("a signed delivery replayed under new delivery ids runs nothing more", { timeout: e2eBudget({ ...STEP_MS, handled: 30_000, replays: 10_000 }) }, async () => {
     app = await startApp({ github, env: { YACI_CATCHUP_INTERVAL: "off" } });
     const sha = "5eed".repeat(10);
     const payload = pushPayload(sha);
