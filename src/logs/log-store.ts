@@ -200,7 +200,7 @@ export class CappedLog extends Writable {
   }
 
   /** The kept end, as (file, start, length) parts in order: the log's last `maxBytes`. */
-  private keptParts(): Array<{ file: string; start: number; length: number }> {
+  private keptParts(): FilePart[] {
     const cur = this.current;
     const prev = 1 - cur;
     const curSize = this.sizes[cur]!;
@@ -224,36 +224,16 @@ export class CappedLog extends Writable {
       const out = await open(next, "w");
       try {
         let omitted = this.omittedBytes;
-        let skipping = true; // the cut may fall inside a UTF-8 character: start on the next one
-        const buf = Buffer.alloc(64 * 1024);
         let wroteNote = false;
-        for (const part of this.keptParts()) {
-          const fh = await open(part.file, "r");
-          try {
-            let pos = part.start;
-            const end = part.start + part.length;
-            while (pos < end) {
-              const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos);
-              if (bytesRead === 0) break;
-              pos += bytesRead;
-              let chunk = buf.subarray(0, bytesRead);
-              if (skipping) {
-                let skip = 0;
-                while (skip < chunk.length && (chunk[skip]! & 0xc0) === 0x80) skip++;
-                omitted += skip;
-                chunk = chunk.subarray(skip);
-                skipping = chunk.length === 0;
-                if (skipping) continue;
-              }
-              if (!wroteNote) {
-                await out.write(`[yaci: the first ${omitted} bytes of this log were left out: it is longer than YACI_LOG_MAX_BYTES]\n`);
-                wroteNote = true;
-              }
-              await out.write(chunk);
-            }
-          } finally {
-            await fh.close();
+        // The cut may fall inside a UTF-8 character: start on the next one.
+        for await (const { chunk, skipped } of readFileParts(this.keptParts(), true)) {
+          omitted += skipped;
+          if (chunk.length === 0) continue;
+          if (!wroteNote) {
+            await out.write(`[yaci: the first ${omitted} bytes of this log were left out: it is longer than YACI_LOG_MAX_BYTES]\n`);
+            wroteNote = true;
           }
+          await out.write(chunk);
         }
         await out.sync();
       } finally {
@@ -265,6 +245,46 @@ export class CappedLog extends Writable {
       throw err;
     } finally {
       for (const f of this.segments) await rm(f, { force: true }).catch(() => {});
+    }
+  }
+}
+
+/** A part of a file: `length` bytes from `start`. */
+export interface FilePart {
+  file: string;
+  start: number;
+  length: number;
+}
+
+/**
+ * Reads file parts in order, 64 KiB at a time (the two-segment tails of `CappedLog` and of the
+ * Kubernetes final log). With `skipLeadingContinuation`, the UTF-8 continuation bytes a cut left at
+ * the very start are skipped, and counted in `skipped`. Each chunk is a view of a reused buffer:
+ * use it before asking for the next.
+ */
+export async function* readFileParts(parts: readonly FilePart[], skipLeadingContinuation: boolean): AsyncGenerator<{ chunk: Buffer; skipped: number }> {
+  let skipping = skipLeadingContinuation;
+  const buf = Buffer.alloc(64 * 1024);
+  for (const part of parts) {
+    const fh = await open(part.file, "r");
+    try {
+      let pos = part.start;
+      const end = part.start + part.length;
+      while (pos < end) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos);
+        if (bytesRead === 0) break;
+        pos += bytesRead;
+        let chunk = buf.subarray(0, bytesRead);
+        let skipped = 0;
+        if (skipping) {
+          while (skipped < chunk.length && (chunk[skipped]! & 0xc0) === 0x80) skipped++;
+          chunk = chunk.subarray(skipped);
+          skipping = chunk.length === 0;
+        }
+        yield { chunk, skipped };
+      }
+    } finally {
+      await fh.close();
     }
   }
 }

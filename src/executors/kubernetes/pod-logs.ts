@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Writable, type Readable } from "node:stream";
 import { Log, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../../logger.js";
-import type { LogStore } from "../../logs/log-store.js";
+import { readFileParts, type FilePart, type LogStore } from "../../logs/log-store.js";
 import { SecretMasker } from "../../logs/secret-masker.js";
 import { apiMessage } from "./api-error.js";
 
@@ -67,38 +67,18 @@ class TailFile {
     const prev = 1 - cur;
     const curSize = this.sizes[cur]!;
     const prevKeep = this.total > curSize ? Math.min(this.sizes[prev]!, this.maxBytes - curSize) : 0;
-    const parts: Array<{ file: string; start: number; length: number }> = [];
+    const parts: FilePart[] = [];
     if (prevKeep > 0) parts.push({ file: this.files[prev]!, start: this.sizes[prev]! - prevKeep, length: prevKeep });
     if (curSize > 0) parts.push({ file: this.files[cur]!, start: 0, length: curSize });
     let omitted = this.total - prevKeep - curSize;
-    let skipContinuation = omitted > 0;
+    const skipContinuation = omitted > 0;
     await logStore.write(runId, omitted > 0 ? `[yaci: the first ${omitted} bytes of this log were left out: it is longer than YACI_LOG_MAX_BYTES]\n` : "");
     let bytes = 0;
-    const buf = Buffer.alloc(64 * 1024);
-    for (const part of parts) {
-      const fh = await open(part.file, "r");
-      try {
-        let pos = part.start;
-        const end = part.start + part.length;
-        while (pos < end) {
-          const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos);
-          if (bytesRead === 0) break;
-          pos += bytesRead;
-          let chunk = buf.subarray(0, bytesRead);
-          if (skipContinuation) {
-            // The cut may fall inside a UTF-8 character: start on the next one.
-            let skip = 0;
-            while (skip < chunk.length && (chunk[skip]! & 0xc0) === 0x80) skip++;
-            omitted += skip;
-            chunk = chunk.subarray(skip);
-            skipContinuation = skip === bytesRead;
-          }
-          if (chunk.length) await logStore.append(runId, Buffer.from(chunk));
-          bytes += chunk.length;
-        }
-      } finally {
-        await fh.close();
-      }
+    // The cut may fall inside a UTF-8 character: start on the next one.
+    for await (const { chunk, skipped } of readFileParts(parts, skipContinuation)) {
+      omitted += skipped;
+      if (chunk.length) await logStore.append(runId, Buffer.from(chunk));
+      bytes += chunk.length;
     }
     return { bytes, omittedBytes: omitted };
   }
