@@ -42,6 +42,13 @@ const inputs: Record<string, () => string> = {
   [`${T} syntax errors`]: () => repeat(() => "]\n", T),
   [`${T} bad env names`]: () => `run: x\nenv:\n${repeat((i) => `  ${i}x: y\n`, T - 2)}`,
   [`${CONFIG_LIMITS.jobs} jobs with bad names and values`]: () => `jobs:\n${repeat((i) => `  "bad name ${i}": { run: [1], timeout: 7h, image: "a b", env: { "=": 1 } }\n`, CONFIG_LIMITS.jobs)}`,
+  // Pipelines (issue 14): matrices expanded to the job limit, expressions filled in, needs resolved.
+  [`a ${CONFIG_LIMITS.matrixCombinations}-combination matrix with expressions`]: () =>
+    `env:\n${repeat((i) => `  E${i}: "${"x".repeat(1800)}\${{ matrix.a }}"\n`, 60)}jobs:\n  t:\n    image: "node:\${{ matrix.a }}"\n    matrix: { a: [${repeat((i) => `v${i}, `, 16)}], b: [${repeat((i) => `w${i}, `, 16)}] }\n    run: |\n${repeat(() => "      echo ${{ matrix.a }} ${{ matrix.b }}\n", (CONFIG_LIMITS.matrixExpressions - 61) >> 1)}`,
+  [`${CONFIG_LIMITS.jobs - 16} jobs needing a 16-combination matrix job`]: () =>
+    `jobs:\n  m: { run: x, matrix: { a: [${repeat((i) => `v${i}, `, 16)}] } }\n${repeat((i) => `  j${i}: { run: x, needs: [m${i > 0 ? `, j${i - 1}` : ""}] }\n`, CONFIG_LIMITS.jobs - 17)}`,
+  [`${CONFIG_LIMITS.jobs} jobs needing unknown jobs`]: () => `jobs:\n${repeat((i) => `  j${i}: { run: x, needs: [job${i}, k${i}, l${i}] }\n`, CONFIG_LIMITS.jobs)}`,
+  [`a ${CONFIG_LIMITS.jobs}-job cycle`]: () => `jobs:\n${repeat((i) => `  j${i}: { run: x, needs: j${(i + 1) % CONFIG_LIMITS.jobs} }\n`, CONFIG_LIMITS.jobs)}`,
   "100 aliases of a big mapping": () => `x: &a { ${repeat((i) => `k${i}: ${i}, `, 150)} }\njobs:\n${repeat((i) => `  j${i}: *a\n`, 100)}`,
   "billion laughs": () => `a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\nrun: x\n`,
   "nesting at the depth limit": () => `run: x\nk: ${"[".repeat(CONFIG_LIMITS.depth - 2)}${"]".repeat(CONFIG_LIMITS.depth - 2)}\n`,

@@ -5,6 +5,7 @@ const benches = [
   ["--expose-gc", "--import", "tsx", "bench/log-excerpt.ts"],
   ["--import", "tsx", "bench/reporting-latency.ts"],
   ["--import", "tsx", "bench/kubernetes-requests.ts", "20", "200"],
+  ["--import", "tsx", "bench/kubernetes-scale.ts", "100", "500", "1000"],
   ["--import", "tsx", "bench/config-parse.ts"],
   ["--import", "tsx", "bench/run-page.ts"],
   ["--import", "tsx", "bench/job-overhead.ts"],

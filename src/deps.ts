@@ -8,6 +8,7 @@ import { LocalExecutor } from "./executors/local/local-executor.js";
 import { queueLimitsFromEnv } from "./core/queue-policy.js";
 import { byteSize } from "./executors/kubernetes/quantity.js";
 import { localContainment } from "./executors/local/sandbox.js";
+import { LocalSecretStore, localSecretsDir } from "./secrets/local-store.js";
 import { OctokitCheckRuns } from "./github/check-runs.js";
 import { checkoutTokenSource, parseWriteWindows, RateLimitTracker, WriteBudget, yaciOctokit, type ApiBudget, type YaciOctokit } from "./github/octokit.js";
 import { httpEnvFromProcess, type HttpEnv } from "./http/env.js";
@@ -164,6 +165,8 @@ export async function loadDeps(env: Env, app: Probot, overrides: DepsOverrides =
       githubApiUrl: apiUrl,
       containment,
       log: app.log,
+      // YACI_SECRETS_DIR (default <YACI_DATA_DIR>/secrets): the jobs' named secrets, read at start.
+      secrets: new LocalSecretStore(localSecretsDir({ ...env, YACI_DATA_DIR: dataDir })),
       ...(env.YACI_LOG_MAX_BYTES?.trim() ? { logMaxBytes: byteSize("YACI_LOG_MAX_BYTES", env.YACI_LOG_MAX_BYTES, 1024, "1Ki") } : {}),
       ...(env.YACI_CHECKOUT_MAX_BYTES?.trim() ? { checkoutMaxBytes: byteSize("YACI_CHECKOUT_MAX_BYTES", env.YACI_CHECKOUT_MAX_BYTES, 1024 ** 2, "1Mi") } : {}),
     });
@@ -188,7 +191,8 @@ export async function loadDeps(env: Env, app: Probot, overrides: DepsOverrides =
     log: app.log,
     // The link's expiry counts from the run's creation, so the URL (and the reported state) is stable.
     detailsUrl: (r) => detailsUrl(http, r.spec.id, new Date(r.createdAt)),
-    onFinalReported: (r) => executor.markReported?.(r.spec.id),
+    // A skipped run never reached the executor: there is nothing to mark.
+    onFinalReported: (r) => (r.outcome === "skipped" ? undefined : executor.markReported?.(r.spec.id)),
     retryDelaysMs: overrides.reporterRetryDelaysMs,
     // Intermediate updates give way when the installation's hourly rate limit runs low, or when their
     // share of its content-creation budget is used up: final results go first.

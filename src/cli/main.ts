@@ -1,5 +1,5 @@
 /**
- * The `yaci` command: `validate`, `run` and `schema`. Parses the command line, prints help, and
+ * The `yaci` command: `validate`, `run`, `schema` and `secret`. Parses the command line, prints help, and
  * turns every outcome into an exit code scripts can rely on: 0 ok, 1 the checked thing failed (a
  * broken `.yaci.yml`, a failed job), 2 a usage error (unknown command or flag, a file that cannot
  * be read), 130 interrupted (Ctrl-C). Colours only on a terminal, never with `NO_COLOR`.
@@ -15,6 +15,7 @@ Commands:
   validate [FILE]   check a .yaci.yml (default ./.yaci.yml) with YACI's own parser
   run [JOB...]      run the jobs of a working copy with YACI's local executor
   schema            print the JSON schema of .yaci.yml (for editors)
+  secret            set, list or delete the secrets jobs name (yaci secret --help)
 
 Options:
   -h, --help        show help (also after a command: yaci run --help)
@@ -68,6 +69,13 @@ export async function cli(argv: string[], io: Io): Promise<number> {
         throw err;
       }
     }
+    case "secret":
+      try {
+        return await (await import("./secret.js")).secretCommand(rest, io);
+      } catch (err) {
+        if (err instanceof UsageError) return usage(err.message);
+        throw err;
+      }
     case "schema":
       try {
         if (parseCommandLine(rest, {}, 0).values.help) {
@@ -93,6 +101,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     style: styleFor(process.stdout, process.env),
     env: process.env,
     cwd: process.cwd(),
+    readInput: async () => {
+      if (process.stdin.isTTY) process.stderr.write("yaci: type the value, then Ctrl-D\n");
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString("utf8");
+    },
   };
   // `yaci schema | head` closes the pipe early: that is not an error.
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {

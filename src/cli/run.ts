@@ -16,6 +16,8 @@ import { parseEnv } from "node:util";
 import { ENV_NAME_RE } from "../config/schema.js";
 import type { JobConfig } from "../config/yaci-config.js";
 import { formatDuration } from "../core/format-duration.js";
+import { skipReason } from "../core/pipeline.js";
+import { outcomeToConclusion } from "../core/status.js";
 import type { JobObservation, RunSpec } from "../core/run.js";
 import { LocalExecutor } from "../executors/local/local-executor.js";
 import { killRunProcesses, localContainment } from "../executors/local/sandbox.js";
@@ -31,7 +33,9 @@ its own HOME, the config's env, a timeout, and a bubblewrap sandbox where bwrap 
 (YACI_LOCAL_SANDBOX, YACI_LOCAL_NETWORK apply). Images are not used: jobs run on this machine.
 Needs no GitHub App and no network.
 
-  JOB...               run these jobs, whatever \`on:\` says (default: the jobs the event runs)
+  JOB...               run these jobs, whatever \`on:\` says (default: the jobs the event runs);
+                       a job runs after the jobs it \`needs\` among those chosen, and is
+                       skipped when one of them did not succeed
   --dir PATH           the working copy (default .)
   --event EVENT        push (default) or pull_request: without JOB, runs nothing when \`on:\`
                        leaves the event out (branch filters are not applied locally)
@@ -125,7 +129,7 @@ function resultOf(f: Finished | undefined): string {
 }
 
 function colourOf(f: Finished | undefined): Colour {
-  return f?.outcome === "succeeded" ? "green" : f?.outcome === "cancelled" ? "yellow" : "red";
+  return f?.outcome === "succeeded" ? "green" : f?.outcome === "cancelled" || f?.outcome === "skipped" ? "yellow" : "red";
 }
 
 export async function runCommand(args: string[], io: Io): Promise<number> {
@@ -279,7 +283,30 @@ async function runJobs(chosen: JobConfig[], ctx: RunContext, io: Io): Promise<nu
   const timer = setInterval(() => void follow(), FOLLOW_MS);
   const startedAt = Date.now();
   try {
-    for (const job of jobs) await executor.start(job.spec);
+    const byName = new Map(jobs.map((j) => [j.config.name, j]));
+    const end = (job: Job, f: Finished) => {
+      if (job.finished) return;
+      job.finished = f;
+      job.resolve(f);
+    };
+    // `needs:` as on YACI: a job starts when the jobs it needs (those chosen to run) succeeded, and
+    // is skipped when one did not. A job named alone on the command line runs without its needs.
+    const startWhenReady = async (job: Job) => {
+      const needed = (job.config.needs ?? []).flatMap((n) => (byName.has(n) ? [[n, byName.get(n)!] as const] : []));
+      const ends = await Promise.all(needed.map(async ([n, j]) => [n, await j.done] as const));
+      const failed = ends.find(([, f]) => f.outcome !== "succeeded");
+      if (interrupted) return end(job, { runId: job.spec.id, phase: "finished", outcome: "cancelled", finishedAt: new Date() });
+      if (failed) {
+        const reason = skipReason(failed[0], outcomeToConclusion(failed[1].outcome));
+        return end(job, { runId: job.spec.id, phase: "finished", outcome: "skipped", finishedAt: new Date(), message: reason });
+      }
+      try {
+        await executor.start(job.spec);
+      } catch (err) {
+        end(job, { runId: job.spec.id, phase: "finished", outcome: "error", finishedAt: new Date(), message: `could not start: ${(err as Error).message}` });
+      }
+    };
+    for (const job of jobs) void startWhenReady(job);
     await Promise.all(
       jobs.map(async (job) => {
         const f = await job.done;

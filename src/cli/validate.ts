@@ -26,6 +26,8 @@ export interface Io {
   style: Style;
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** Standard input, read to its end (`yaci secret set`). */
+  readInput?: () => Promise<string>;
 }
 
 const CODES = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39], blue: [34, 39], magenta: [35, 39], cyan: [36, 39] } as const;

@@ -4,11 +4,10 @@
  * broken aliases) and zod issues (unknown keys, wrong types, bad values). Also finds the YAML node
  * at a config path, which is what gives every error its position.
  */
-import { distance } from "fastest-levenshtein";
 import { isAlias, isMap, isNode, isScalar, isSeq, visit, type Alias, type Document, type Node, type Pair, type YAMLError, type YAMLMap } from "yaml";
 import type * as z from "zod";
 import { tryParseDuration } from "./duration.js";
-import { FIELD_RULES, inlineCode, type FieldKind, type IssueParams } from "./messages.js";
+import { didYouMean, FIELD_RULES, inlineCode, type FieldKind, type IssueParams } from "./messages.js";
 import { KNOWN_KEYS } from "./schema.js";
 import type { ConfigError } from "./yaci-config.js";
 
@@ -131,6 +130,14 @@ function kindOf(path: readonly PathSegment[]): FieldKind | undefined {
       return p.length === 1 ? "run" : "runLine";
     case "resources":
       return p.length === 1 ? "resources" : b === "cpu" ? "cpu" : b === "memory" ? "memory" : undefined;
+    case "needs":
+      return p.length === 1 ? "needs" : "need";
+    case "secrets":
+      return p.length === 1 ? "secrets" : "secret";
+    case "matrix":
+      if (p.length === 1) return "matrix";
+      if (b === "include" || b === "exclude") return p.length === 2 ? "matrixEntries" : p.length === 3 ? "matrixEntry" : "matrixValue";
+      return p.length === 2 ? "matrixValues" : "matrixValue";
     case "on":
       if (p.length === 1) return "on";
       if (typeof b === "number") return "event";
@@ -174,21 +181,6 @@ export function describeValue(ctx: ParseContext, node: Node | null, input: unkno
   s = s.trim().split(/\r?\n/)[0] ?? "";
   if (s.length > 60) s = `${s.slice(0, 57)}...`;
   return inlineCode(s);
-}
-
-/** The closest candidate within edit distance 2 (case and `-`/`_` are ignored). */
-function didYouMean(word: string, candidates: readonly string[]): string | undefined {
-  const norm = (s: string) => s.toLowerCase().replace(/-/g, "_");
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = distance(norm(word), norm(c));
-    if (d < bestD && d <= Math.min(2, Math.max(1, c.length - 1))) {
-      best = c;
-      bestD = d;
-    }
-  }
-  return best;
 }
 
 const TOP_ONLY = new Set(["version", "on", "cancel_superseded", "jobs"]);
@@ -341,7 +333,7 @@ export function issueErrors(ctx: ParseContext, issue: z.core.$ZodIssue, prefix: 
       const params = (issue.params ?? {}) as Partial<IssueParams>;
       return [
         {
-          ...where(params.at),
+          ...(params.find !== undefined ? findIn(ctx, path, params.find) ?? where(params.at) : where(params.at)),
           path: dotted,
           message: params.full ? issue.message : `${subject} ${issue.message}`,
           hint: params.hint ?? rule?.hint ?? "Fix the value.",
@@ -358,6 +350,14 @@ export function issueErrors(ctx: ParseContext, issue: z.core.$ZodIssue, prefix: 
         },
       ];
   }
+}
+
+/** The position of `text` as written inside the value at `path` (e.g. an expression in a script). */
+function findIn(ctx: ParseContext, path: readonly PathSegment[], text: string): { line: number; column: number } | undefined {
+  const loc = locate(ctx.doc, path);
+  const start = loc.found ? loc.node?.range?.[0] : undefined;
+  const i = start === undefined ? -1 : (sourceOf(ctx, loc.node) ?? "").indexOf(text);
+  return start === undefined || i < 0 ? undefined : ctx.pos(start + i);
 }
 
 // ---- YAML problems ----

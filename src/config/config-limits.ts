@@ -20,8 +20,16 @@ export const CONFIG_LIMITS = {
   depth: 32,
   /** Aliases (`*name`) expanded when the document is read (billion-laughs guard). */
   aliases: 100,
-  /** Jobs in `jobs:`. */
+  /** Jobs in `jobs:`, and jobs after every `matrix` is expanded. */
   jobs: 256,
+  /** Combinations of one job's `matrix` (GitHub Actions' limit too). */
+  matrixCombinations: 256,
+  /** `${{ matrix.<key> }}` expressions in one job (each is filled in once per combination). */
+  matrixExpressions: 256,
+  /** Characters of a job's name, also of a matrix combination's (`test (20, pg)`). */
+  jobNameLength: 63,
+  /** Names in one `secrets:` list. */
+  secrets: 100,
   /** Problems listed in one answer; the rest are counted ("…and 3 more"). */
   errors: 20,
   /**
@@ -42,6 +50,13 @@ export const CONFIG_LIMITS = {
 export function formatBytes(n: number): string {
   const unit = n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1).replace(/\.0$/, "")} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1).replace(/\.0$/, "")} KiB` : `${n} bytes`;
   return n >= 1024 ? `${unit} (${n.toLocaleString("en-US")} bytes)` : unit;
+}
+
+/** `NAME=value\0` of every variable, as `execve` counts them. */
+export function envBytes(env: Record<string, string>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(env)) n += Buffer.byteLength(k, "utf8") + Buffer.byteLength(v, "utf8") + 2;
+  return n;
 }
 
 /** The error for a file over {@link CONFIG_LIMITS.fileBytes} (also when GitHub does not send its content). */

@@ -7,6 +7,7 @@
  * fix it ({@link IssueParams}). Type mismatches are left to zod and explained by
  * {@link FIELD_RULES}; empty lists and mappings by {@link EMPTY_RULES}.
  */
+import { distance } from "fastest-levenshtein";
 import type * as z from "zod";
 
 /** A Markdown code span that survives backticks in `text` (and never spans lines). */
@@ -35,7 +36,12 @@ export interface IssueParams {
   hint: string;
   full?: boolean;
   at?: "key";
+  /** Point at this text inside the value (e.g. one `${{ matrix.x }}` in a `run` script). */
+  find?: string;
 }
+
+/** Reports a problem about the value at `path` (checks that need the whole file: `pipeline.ts`). */
+export type Report = (path: (string | number)[], message: string, params: IssueParams) => void;
 
 /** Adds a `custom` issue with {@link IssueParams} to a zod refinement. */
 export function addIssue(ctx: z.RefinementCtx, message: string, params: IssueParams): void {
@@ -66,6 +72,15 @@ export const FIELD_RULES = {
   resources: { expect: "a mapping with `cpu:` and/or `memory:`", hint: "Write e.g. `resources: { cpu: \"1\", memory: 1Gi }`." },
   cpu: { expect: "a CPU quantity like `500m`, `1` or `2`", hint: "Write cores as a number (`1`, `0.5`) or millicores (`500m`)." },
   memory: { expect: "a memory quantity like `512Mi` or `1Gi`", hint: "Write a Kubernetes quantity such as `512Mi` or `2Gi`." },
+  needs: { expect: "a job name or a list of job names", hint: "Write e.g. `needs: build` or `needs: [build, lint]`." },
+  need: { expect: "a job name", hint: "Write the name of another job of this file, e.g. `needs: [build]`." },
+  matrix: { expect: "a mapping of keys to lists of values", hint: "Write e.g. `matrix: { node: [\"20\", \"22\"], db: [pg, mysql] }`." },
+  matrixValues: { expect: "a list of values", hint: "Write the key's values as a list, e.g. `node: [\"20\", \"22\"]`." },
+  matrixValue: { expect: "a string, number or boolean", hint: "Matrix values are plain values such as `\"22\"` or `pg`." },
+  matrixEntries: { expect: "a list of combinations", hint: "Write e.g. `include: [{ node: \"22\", experimental: true }]`." },
+  matrixEntry: { expect: "a mapping of matrix keys to values", hint: "Write each combination as a mapping, e.g. `- { node: \"20\", db: mysql }`." },
+  secrets: { expect: "a list of secret names", hint: "Write e.g. `secrets: [NPM_TOKEN, DEPLOY_KEY]`." },
+  secret: { expect: "a secret name", hint: "Write the secret's name, e.g. `NPM_TOKEN`." },
 } as const satisfies Record<string, { expect: string; hint: string }>;
 export type FieldKind = keyof typeof FIELD_RULES;
 
@@ -76,3 +91,31 @@ export const EMPTY_RULES = {
   run: { message: "is empty", hint: "Write the command(s) to run, e.g. `run: npm test`." },
   jobs: { message: "has no jobs", hint: "Add at least one job, e.g. `jobs: { test: { run: npm test } }`, or use `run:` for a single job." },
 };
+
+/** The closest candidate within edit distance 2 (case and `-`/`_` are ignored). */
+export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  const norm = (s: string) => s.toLowerCase().replace(/-/g, "_");
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = distance(norm(word), norm(c));
+    if (d < bestD && d <= Math.min(2, Math.max(1, c.length - 1))) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return best;
+}
+
+export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Why `name` cannot name an environment variable (length, characters), or undefined when it can. */
+export function envNameProblem(name: string, maxLength: number): { message: string; hint: string } | undefined {
+  if (name.length > maxLength) {
+    return { message: `environment variable name ${showValue(name)} is ${name.length} characters long, more than ${maxLength}`, hint: "Use a short name such as `MY_VAR`." };
+  }
+  if (!ENV_NAME_RE.test(name) || name === "__proto__") {
+    return { message: `environment variable name ${showValue(name)} is not valid`, hint: "Use letters, digits and `_` only, not starting with a digit, e.g. `MY_VAR`." };
+  }
+  return undefined;
+}

@@ -6,7 +6,7 @@
  * Size, encoding, token count and depth are checked before the YAML parser runs
  * (`config-limits.ts`); every step after it is linear in the size of the document.
  */
-import { isMap, isScalar, LineCounter, parseDocument, visit, type YAMLMap } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type YAMLMap } from "yaml";
 import type * as z from "zod";
 import { CONFIG_LIMITS, fileTooLarge, invalidUtf8Offset, positionIn, scanConfigText } from "./config-limits.js";
 import {
@@ -128,10 +128,12 @@ export function parseConfig(input: string | Uint8Array): ParseResult {
     return fail(errors, pending.length - built.length);
   }
   if (errors.length > 0) return fail(errors);
-  // JavaScript objects list integer-like keys (`"10"`) first: restore the file's job order.
+  // JavaScript objects list integer-like keys (`"10"`) first: restore the file's job order
+  // (a matrix combination `test (20, pg)` goes by its job's name; the sort keeps their order).
   if (jobs.found && jobs.node && isMap(jobs.node)) {
     const order = new Map(jobs.node.items.map((p, i) => [keyString(p.key), i] as const));
-    result.data.jobs.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0));
+    const rank = (name: string) => order.get(name.includes(" (") ? name.slice(0, name.indexOf(" (")) : name) ?? 0;
+    result.data.jobs.sort((a, b) => rank(a.name) - rank(b.name));
   }
   return { ok: true, config: result.data };
 }
@@ -179,15 +181,30 @@ function fail(errors: ConfigError[], uncounted = 0): ParseResult {
   return omitted > 0 ? { ok: false, errors: shown, omitted } : { ok: false, errors: shown };
 }
 
-/** YAML turns `VERSION: 1.0` into the number 1; env values keep the text the user wrote. */
+/**
+ * YAML turns `VERSION: 1.0` into the number 1; env values and matrix values (`python: [3.10]`)
+ * keep the text the user wrote.
+ */
 function keepNumberSourceInEnv(ctx: ParseContext, value: unknown): void {
   if (!isRecord(value)) return;
   const envPaths: PathSegment[][] = [["env"]];
-  if (isRecord(value.jobs)) for (const name of Object.keys(value.jobs)) envPaths.push(["jobs", name, "env"]);
+  if (isRecord(value.jobs)) {
+    for (const [name, job] of Object.entries(value.jobs)) {
+      envPaths.push(["jobs", name, "env"]);
+      if (isRecord(job) && isRecord(job.matrix)) envPaths.push(...matrixPaths(["jobs", name, "matrix"], job.matrix));
+    }
+  }
   for (const path of envPaths) {
     let target: unknown = value;
-    for (const seg of path) target = isRecord(target) ? target[seg] : undefined;
+    for (const seg of path) target = isRecord(target) ? target[seg] : Array.isArray(target) && typeof seg === "number" ? target[seg] : undefined;
     const loc = locate(ctx.doc, path);
+    if (Array.isArray(target) && loc.found && loc.node && isSeq(loc.node)) {
+      loc.node.items.forEach((v, i) => {
+        const src = isScalar(v) && typeof v.value === "number" && v.type === "PLAIN" ? sourceOf(ctx, v)?.trim() : undefined;
+        if (src !== undefined && typeof target[i] === "number") target[i] = src;
+      });
+      continue;
+    }
     if (!isRecord(target) || !loc.found || !loc.node || !isMap(loc.node)) continue;
     for (const pair of loc.node.items) {
       const v = pair.value;
@@ -198,6 +215,16 @@ function keepNumberSourceInEnv(ctx: ParseContext, value: unknown): void {
       }
     }
   }
+}
+
+/** The value lists and `include`/`exclude` entries of a matrix. */
+function matrixPaths(at: PathSegment[], matrix: Record<string, unknown>): PathSegment[][] {
+  const out: PathSegment[][] = [];
+  for (const [key, v] of Object.entries(matrix)) {
+    if ((key === "include" || key === "exclude") && Array.isArray(v)) v.forEach((_, i) => out.push([...at, key, i]));
+    else if (Array.isArray(v)) out.push([...at, key]);
+  }
+  return out;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -8,23 +8,18 @@
  * Problems are reported as described in `messages.ts` ({@link IssueParams}).
  */
 import * as z from "zod";
-import { CONFIG_LIMITS, formatBytes, shortName } from "./config-limits.js";
+import { CONFIG_LIMITS, envBytes, formatBytes } from "./config-limits.js";
 import { DURATION_PATTERN, tryParseDuration } from "./duration.js";
-import { addIssue, EMPTY_RULES, FIELD_RULES, showValue, type IssueParams } from "./messages.js";
-import {
-  DEFAULT_IMAGE,
-  DEFAULT_TIMEOUT_MS,
-  type ConfigError,
-  type EventFilter,
-  type JobConfig,
-  type JobResources,
-  type YaciConfig,
-} from "./yaci-config.js";
+import { MATRIX_EXPR_RE, matrixSchema } from "./matrix.js";
+import { addIssue, EMPTY_RULES, ENV_NAME_RE, envNameProblem, FIELD_RULES, showValue, type IssueParams, type Report } from "./messages.js";
+import { buildJobs, needsSchema, secretsSchema } from "./pipeline.js";
+import { DEFAULT_IMAGE, type ConfigError, type EventFilter, type YaciConfig } from "./yaci-config.js";
+
+export { ENV_NAME_RE } from "./messages.js";
 
 // ---- Syntax of names and quantities (also in the JSON schema as `pattern`) ----
 
 export const JOB_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /**
  * Kubernetes resource quantity (no sign): `500m`, `1`, `0.5`, `1Gi`, `512Mi`, `1e3`.
  * Group 1 is the number, group 2 the suffix (binary SI, decimal SI or a decimal exponent).
@@ -63,7 +58,8 @@ const imageSchema = z
   .transform((text, ctx): string => {
     const t = text.trim();
     if (refuseNul(ctx, t)) return z.NEVER;
-    if (!IMAGE_RE.test(t)) {
+    // `${{ matrix.node }}` is filled in per combination (`pipeline.ts` checks the result).
+    if (!IMAGE_RE.test(t.replace(MATRIX_EXPR_RE, "x"))) {
       addIssue(ctx, `must be a container image name like \`node:22-alpine\`, got ${showValue(text)}`, {
         hint:
           t === "" || /\s/.test(t)
@@ -76,19 +72,8 @@ const imageSchema = z
   });
 
 const envNameSchema = z.string().meta({ pattern: ENV_NAME_RE.source, maxLength: CONFIG_LIMITS.envNameLength }).superRefine((name, ctx) => {
-  if (name.length > CONFIG_LIMITS.envNameLength) {
-    addIssue(ctx, `environment variable name ${shortName(name)} is ${name.length} characters long, more than ${CONFIG_LIMITS.envNameLength}`, {
-      full: true,
-      at: "key",
-      hint: "Use a short name such as `MY_VAR`.",
-    });
-  } else if (!ENV_NAME_RE.test(name) || name === "__proto__") {
-    addIssue(ctx, `environment variable name ${showValue(name)} is not valid`, {
-      full: true,
-      at: "key",
-      hint: "Use letters, digits and `_` only, not starting with a digit, e.g. `MY_VAR`.",
-    });
-  }
+  const p = envNameProblem(name, CONFIG_LIMITS.envNameLength);
+  if (p) addIssue(ctx, p.message, { full: true, at: "key", hint: p.hint });
 });
 
 const envValueSchema = z
@@ -193,6 +178,9 @@ const jobShape = {
     .meta({ description: "Timeout of this job (default: the top-level `timeout`, else 1h; at most 6h). Over it the job is stopped: `timed_out`." }),
   env: envSchema.optional().meta({ description: "Environment variables of this job, merged over the top-level `env` (the job's win).", default: {} }),
   resources: resourcesSchema.optional(),
+  needs: needsSchema.optional(),
+  matrix: matrixSchema.optional(),
+  secrets: secretsSchema.optional().meta({ description: "Secrets of this job, added to the top-level `secrets`: each becomes an environment variable. Kept in YACI's store (`yaci secret set`), never given to pull requests from forks." }),
 };
 const jobSchema = z.strictObject(jobShape);
 
@@ -311,6 +299,7 @@ const topLevelShape = {
     .boolean()
     .optional()
     .meta({ description: "Cancel still-running jobs of older commits on the same branch or pull request (default true).", default: true }),
+  secrets: secretsSchema.optional().meta({ description: "Secrets of every job: each becomes an environment variable. Kept in YACI's store (`yaci secret set`), never given to pull requests from forks." }),
   run: runSchema.optional().meta({ description: "Shortest form: one command, run as a single job named `build`. Use either `run` or `jobs`." }),
   jobs: jobsSchema.optional(),
 };
@@ -324,50 +313,21 @@ export const KNOWN_KEYS = {
   eventFilter: Object.keys(eventFilterShape),
 } as const;
 
-// ---- Normalization: defaults applied, `run:` shortcut expanded, env merged ----
-
-/** The name of the job that the shortest form (`run:` at the top level) produces. */
-const SHORT_FORM_JOB_NAME = "build";
+// ---- Normalization: defaults applied, env merged, matrices expanded (`pipeline.ts`) ----
 
 /** The output of the top-level shape, before normalization. */
 type RawConfig = z.output<z.ZodObject<typeof topLevelShape, z.core.$strict>>;
 
-function normalizeConfig(raw: RawConfig): YaciConfig {
-  const image = raw.image ?? DEFAULT_IMAGE;
-  const timeoutMs = raw.timeout ?? DEFAULT_TIMEOUT_MS;
-  const env = raw.env ?? {};
-  let jobs: JobConfig[];
-  if (raw.run !== undefined) {
-    jobs = [{ name: SHORT_FORM_JOB_NAME, image, run: raw.run, timeoutMs, env: { ...env } }];
-  } else {
-    jobs = Object.entries(raw.jobs ?? {}).map(([name, job]) => {
-      const out: JobConfig = {
-        name,
-        image: job.image ?? image,
-        run: job.run,
-        timeoutMs: job.timeout ?? timeoutMs,
-        env: { ...env, ...job.env },
-      };
-      const resources: JobResources = {};
-      if (job.resources?.cpu !== undefined) resources.cpu = job.resources.cpu;
-      if (job.resources?.memory !== undefined) resources.memory = job.resources.memory;
-      if (Object.keys(resources).length > 0) out.resources = resources;
-      return out;
-    });
-  }
+function normalizeConfig(raw: RawConfig, ctx: z.RefinementCtx): YaciConfig {
+  const report: Report = (path, message, params) => ctx.addIssue({ code: "custom", path, message, params: { ...params } });
+  const jobs = buildJobs(raw, report, (ref) => IMAGE_RE.test(ref));
+  if (!jobs) return z.NEVER;
   return {
     version: 1,
     on: raw.on ?? { push: {}, pull_request: {} },
     jobs,
     cancelSuperseded: raw.cancel_superseded ?? true,
   };
-}
-
-/** `NAME=value\0` of every variable, as `execve` counts them. */
-function envBytes(env: Record<string, string>): number {
-  let n = 0;
-  for (const [k, v] of Object.entries(env)) n += Buffer.byteLength(k, "utf8") + Buffer.byteLength(v, "utf8") + 2;
-  return n;
 }
 
 /** Each job's environment (the top-level `env` merged with the job's) must fit the limit. */

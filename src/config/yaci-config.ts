@@ -19,6 +19,15 @@ export interface JobConfig {
   /** The config's top-level `env` merged with the job's own `env` (job wins). */
   env: Record<string, string>;
   resources?: JobResources;
+  /**
+   * The jobs (by their final names, matrix combinations expanded) that must succeed before this
+   * one starts. Absent or empty: starts at once.
+   */
+  needs?: string[];
+  /** Names of secrets given to the job as environment variables (top-level `secrets` + the job's own). */
+  secrets?: string[];
+  /** A matrix combination: its values by key, in key order (also in `env` as `MATRIX_<KEY>`). */
+  matrix?: Record<string, string>;
 }
 
 /** A branch filter: `undefined` branches = every branch. */

@@ -3,6 +3,7 @@ import type { RunRecord, ReportedState } from "./run.js";
 import { assertNever, type Conclusion, type RunPhase } from "./status.js";
 import { formatDuration } from "./format-duration.js";
 import { describePosition } from "./queue-policy.js";
+import { waitingText } from "./pipeline.js";
 import type { Annotation } from "../logs/annotations.js";
 
 /** A button on a check run (GitHub: ≤ 3, label ≤ 20, identifier ≤ 20, description ≤ 40 chars). */
@@ -64,6 +65,7 @@ export function checkTitle(r: RunRecord, runningMs?: number): string {
   if (r.spec.notice) return r.message ?? r.spec.notice.title;
   switch (r.phase) {
     case "queued":
+      if (r.waitingFor) return waitingText(r.waitingFor);
       if (r.waitingReason) return `Waiting: ${r.waitingReason}`;
       return r.queuePosition ? describePosition(r.queuePosition, r.spec.key.owner) : "Queued";
     case "in_progress":
@@ -91,6 +93,8 @@ export function checkTitle(r: RunRecord, runningMs?: number): string {
       return r.message ?? "Approval required";
     case "neutral":
       return r.message ?? "Skipped";
+    case "skipped":
+      return r.message ? `Skipped: ${r.message}` : "Skipped";
     default:
       return assertNever(conclusion, "conclusion");
   }
@@ -117,10 +121,12 @@ export function checkSummary(r: RunRecord, executorKind: string, isolationWarnin
   md += row("Attempt", s.attempt > 1 ? String(s.attempt) : undefined);
   md += row("Duration", took === undefined ? undefined : formatDuration(took));
   md += row("Exit code", r.exitCode === undefined ? undefined : String(r.exitCode));
-  if (r.phase === "queued" && r.waitingReason) md += `\n**Waiting:** ${r.waitingReason}\n`;
+  if (r.phase === "queued" && r.waitingFor) md += `\n**Waiting for:** ${r.waitingFor.map((j) => `\`${j}\``).join(", ")}. This job starts when every job it needs has succeeded, and is skipped if one of them does not.\n`;
+  else if (r.phase === "queued" && r.waitingReason) md += `\n**Waiting:** ${r.waitingReason}\n`;
   else if (r.phase === "queued" && r.queuePosition) md += `\n**Queue:** ${describePosition(r.queuePosition, r.spec.key.owner)}. Jobs are started fairly between installations, then repositories, then in order of arrival.\n`;
   if (r.message && r.phase === "completed") md += `\n**Result:** ${r.message}\n`;
   if (r.cancelReason) md += `\n**Cancelled:** ${r.cancelReason}\n`;
+  if (s.secretsWithheld && s.secrets?.length) md += `\n**Secrets:** not given (${s.secretsWithheld}): ${s.secrets.map((n) => `\`${n}\``).join(", ")}\n`;
   if (isolationWarning) md += `\n**Warning:** ${isolationWarning}\n`;
   return md;
 }

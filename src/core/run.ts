@@ -38,6 +38,12 @@ export interface RunSpec {
    * Absent in records written before the queue: the executor then uses its own time.
    */
   acceptedAt?: string;
+  /** Jobs of the same commit (by name) whose latest attempts must succeed before this run starts. */
+  needs?: string[];
+  /** Names of secrets the job receives as environment variables (resolved by the executor at start). */
+  secrets?: string[];
+  /** Why the named secrets are not given to this run (a fork's pull request): shown in its summary. */
+  secretsWithheld?: string;
   /** Not a job but a message shown as a check run (a broken `.yaci.yml`, a fork waiting for approval). */
   notice?: Notice;
 }
@@ -90,6 +96,11 @@ export interface RunRecord {
   message?: string;
   /** While queued: why it waits (e.g. "unschedulable: 0/3 nodes have enough memory"). */
   waitingReason?: string;
+  /**
+   * While queued for the jobs it `needs` (not for a runner): the ones that have not ended yet. The
+   * executor has not seen the run: the scheduler starts it (or skips it) when they end.
+   */
+  waitingFor?: string[];
   /** While queued for a runner: its place in line, as last shown on the check run. */
   queuePosition?: QueuePosition;
   createdAt: string;
@@ -180,6 +191,7 @@ function transition(r: RunRecord, o: JobObservation): RunRecord | null {
       };
       delete next.waitingReason;
       delete next.queuePosition;
+      delete next.waitingFor;
       if (o.exitCode !== undefined) next.exitCode = o.exitCode;
       const message = o.message ?? (o.outcome === "interrupted" ? INTERRUPTED_MESSAGE : undefined);
       if (message) next.message = message;

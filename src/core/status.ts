@@ -4,12 +4,12 @@ export const RUN_PHASES = ["queued", "in_progress", "completed"] as const;
 /** The life of one run of one job; the same words GitHub uses for a check run's `status`. */
 export type RunPhase = (typeof RUN_PHASES)[number];
 
-export const CONCLUSIONS = ["success", "failure", "timed_out", "cancelled", "action_required", "neutral"] as const;
+export const CONCLUSIONS = ["success", "failure", "timed_out", "cancelled", "action_required", "neutral", "skipped"] as const;
 /** A completed run's result; the same words GitHub uses for a check run's `conclusion`. */
 export type Conclusion = (typeof CONCLUSIONS)[number];
 
 /** Why a job ended, as an executor observed it. */
-export const OUTCOMES = ["succeeded", "failed", "timed_out", "cancelled", "interrupted", "error"] as const;
+export const OUTCOMES = ["succeeded", "failed", "timed_out", "cancelled", "interrupted", "error", "skipped"] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 export function assertNever(value: never, what = "value"): never {
@@ -28,6 +28,8 @@ export function outcomeToConclusion(outcome: Outcome): Conclusion {
       return "timed_out";
     case "cancelled":
       return "cancelled";
+    case "skipped":
+      return "skipped";
     default:
       return assertNever(outcome, "outcome");
   }

@@ -10,6 +10,11 @@ export interface RecoveredJob {
   observation: JobObservation;
   /** Set when the backend already holds the mark that the final result was reported. */
   reported?: boolean;
+  /**
+   * Set when the process that created the job died before it was started (Kubernetes: before its
+   * token Secret and the start): `start` adopts the job and finishes starting it.
+   */
+  unstarted?: boolean;
 }
 
 /** Supplies a checkout token for one repository (contents: read), minted on demand. */

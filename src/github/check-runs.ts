@@ -41,7 +41,7 @@ function toCheckRunParams(u: CheckRunUpdate) {
     head_sha: string;
     external_id: string;
     status: "queued" | "in_progress" | "completed";
-    conclusion?: "success" | "failure" | "timed_out" | "cancelled" | "action_required" | "neutral";
+    conclusion?: "success" | "failure" | "timed_out" | "cancelled" | "action_required" | "neutral" | "skipped";
     started_at?: string;
     completed_at?: string;
     details_url?: string;

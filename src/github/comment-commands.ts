@@ -121,7 +121,12 @@ async function run(c: Exclude<Command, { unknown: string }>, t: Trigger, e: Comm
         return `No job named ${inlineCode(c.arg)} ran for ${sha}. Jobs: ${jobs}${runs.length > 20 ? ", …" : ""}.`;
       }
       if (targets.length === 0) return `Nothing to retest: no job of ${sha} failed.`;
-      const busy = targets.filter((r) => !scheduler.rerun(r.spec.id)).map((r) => `\`${r.spec.key.job}\``);
+      // `/retest job`: that job alone, with the jobs its failure skipped; `/retest`: every job that did
+      // not succeed (the skipped ones wait again for what they need).
+      const again = new Set(
+        (c.arg ? targets.map((r) => scheduler.rerunWithDependents(r.spec.id)) : scheduler.rerunMany(targets.map((r) => r.spec.id))).flatMap((r) => (r ? [r.spec.key.job] : [])),
+      );
+      const busy = targets.filter((r) => !again.has(r.spec.key.job)).map((r) => `\`${r.spec.key.job}\``);
       return busy.length > 0 ? `Still running, not restarted: ${busy.join(", ")}.` : undefined;
     }
     case "cancel": {

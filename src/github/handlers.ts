@@ -66,7 +66,8 @@ function rerunJob(scheduler: Scheduler, p: CheckRunPayload, log: Logger): string
     log.info({ externalId: p.check_run.external_id, sha: p.check_run.head_sha }, "re-run ignored: not a run of this repository and commit");
     return "ignored";
   }
-  const next = scheduler.rerun(id);
+  // That job alone (what it needs already ran), with the jobs its failure skipped.
+  const next = scheduler.rerunWithDependents(id);
   log.info({ runId: id, next: next?.spec.id }, next ? "re-run requested" : "re-run ignored (still running)");
   return next ? "rerun" : "ignored";
 }
@@ -103,7 +104,8 @@ async function rerunSuite(p: SuitePayload, octokit: AcceptOctokit, deps: AcceptD
     });
     return acceptTrigger(t, octokit, deps, log);
   }
-  const started = runs.map((r) => deps.scheduler.rerun(r.spec.id)).filter(Boolean);
+  // The whole pipeline again: each job waits for what it needs, as in the first run.
+  const started = deps.scheduler.rerunMany(runs.map((r) => r.spec.id));
   log.info({ sha: p.check_suite.head_sha, rerun: started.length }, "re-run of the check suite");
   return started.length > 0 ? "rerun" : "ignored";
 }

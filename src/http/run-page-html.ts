@@ -16,6 +16,7 @@ const STATUS_LABELS: Record<Conclusion, string> = {
   cancelled: "Cancelled",
   action_required: "Action required",
   neutral: "Neutral",
+  skipped: "Skipped",
 };
 
 /** What the page shows about a run besides its log; also the JSON of `status` and `end` events. */

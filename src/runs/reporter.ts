@@ -73,6 +73,7 @@ export function statusState(phase: string, conclusion?: Conclusion): CommitStatu
   switch (conclusion) {
     case "success":
     case "neutral":
+    case "skipped":
       return "success";
     case "action_required":
       return "pending";

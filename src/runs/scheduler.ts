@@ -4,24 +4,21 @@ import { applyObservation } from "../core/run.js";
 import type { Notice, RunKey, RunRecord, RunSpec } from "../core/run.js";
 import type { Conclusion } from "../core/status.js";
 import { runId } from "../core/run-id.js";
-import { shouldRefreshPosition } from "../core/queue-policy.js";
 import type { Trigger } from "../core/trigger.js";
 import type { Executor, JobObservation } from "../executors/executor.js";
 import type { Logger } from "../logger.js";
-import { realTimers, type Timers } from "../clock.js";
+import type { Timers } from "../clock.js";
+import { UnstoredObservations } from "./unstored-observations.js";
+import { QueueView, type QueueViewEvents } from "./queue-view.js";
 import type { RunStore } from "./run-store.js";
 import type { Reporter } from "./reporter.js";
+import { isHeld, PipelineGate } from "./pipeline-gate.js";
+import { dependentsOf } from "../core/pipeline.js";
 
-export interface SchedulerEvents {
+export interface SchedulerEvents extends QueueViewEvents {
   runStarted?(r: RunRecord): void;
   runFinished?(r: RunRecord): void;
   startFailed?(r: RunRecord, err: unknown): void;
-  /** How many runs wait for the executor (queued). */
-  queueChanged?(depth: number): void;
-  /** Runs waiting for a runner, per installation (every installation that had some, 0 once empty). */
-  queueDepthByInstallation?(depths: Map<string, number>): void;
-  /** A run got a runner (or ended waiting) after waiting this long since it was accepted. */
-  queueWait?(installation: string, seconds: number): void;
 }
 
 export interface SchedulerDeps {
@@ -56,19 +53,24 @@ export class Scheduler {
   private readonly unsubscribe: () => void;
   /** Runs whose claim is in flight, with the observations held back meanwhile (see `launch`). */
   private readonly claiming = new Map<string, JobObservation[]>();
-  /**
-   * Observations whose new state could not be stored (`store.put` threw: a full disk), in arrival
-   * order per run: applied again on a timer and before the next observation, never dropped.
-   */
-  private readonly unstored = new Map<string, JobObservation[]>();
-  private storeRetry: { handle: unknown; failures: number } | undefined;
-  /** When each queued run's position was last put on its record (to refresh it rarely). */
-  private readonly positionShownAt = new Map<string, number>();
-  /** Installations that had runs waiting at the last count, for the per-installation depth. */
-  private readonly queuedInstallations = new Set<string>();
+  /** Observations whose new state could not be stored (a full disk): applied again later, in order. */
+  private readonly unstored: UnstoredObservations;
+  /** Queue positions on check runs, depth and wait metrics. */
+  private readonly queue: QueueView;
+  /** `needs:`: holds dependents until what they need has ended. */
+  private readonly gate: PipelineGate;
 
   constructor(private readonly deps: SchedulerDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.gate = new PipelineGate({
+      store: deps.store,
+      now: this.now,
+      launch: (r) => this.launchLogged(r, true),
+      observe: (o) => this.observe(o),
+      report: (id) => void deps.reporter.report(id),
+    });
+    this.queue = new QueueView(deps.store, this.now, deps.events, deps.positionHeadroom);
+    this.unstored = new UnstoredObservations((o) => this.apply(o), deps.timers, deps.storeRetryDelaysMs);
     this.unsubscribe = deps.executor.subscribe((o) => this.observe(o));
   }
 
@@ -94,6 +96,12 @@ export class Scheduler {
     };
     if (trigger.prNumber !== undefined) spec.prNumber = trigger.prNumber;
     if (job.resources) spec.resources = job.resources;
+    if (job.needs?.length) spec.needs = job.needs;
+    if (job.secrets?.length) {
+      spec.secrets = job.secrets;
+      // Never given to a fork's code, approved or not.
+      if (trigger.fromFork) spec.secretsWithheld = "this pull request comes from a fork";
+    }
     return spec;
   }
 
@@ -106,12 +114,41 @@ export class Scheduler {
     for (const job of jobs) {
       const key: RunKey = { owner: trigger.owner, repo: trigger.repo, sha: trigger.sha, job: job.name };
       if (this.deps.store.attempts(key).length > 0) continue; // already runs for this SHA
-      const r = this.newRecord(this.specFor(trigger, job, 1));
+      const r = this.gate.hold(this.newRecord(this.specFor(trigger, job, 1)));
       this.deps.store.put(r);
       accepted.push(r);
-      this.launchLogged(r, true);
     }
+    this.startAccepted(accepted);
     return accepted;
+  }
+
+  /**
+   * Starts the runs that may start; shows the held ones (waiting for what they need) and decides
+   * them. On a backend shared by replicas, the replica whose claim of the first ready run wins owns
+   * the whole commit: the others drop its runs before showing any (no duplicate check runs).
+   */
+  private startAccepted(accepted: RunRecord[]): void {
+    const held = accepted.filter(isHeld);
+    const ready = accepted.filter((r) => !isHeld(r));
+    const showHeld = () => {
+      for (const r of held) void this.deps.reporter.report(r.spec.id);
+      for (const r of held) this.gate.evaluate(this.deps.store.get(r.spec.id) ?? r);
+    };
+    if (held.length === 0 || ready.length === 0 || !this.deps.executor.claim) {
+      for (const r of ready) this.launchLogged(r, true);
+      return showHeld();
+    }
+    const [first, ...rest] = ready as [RunRecord, ...RunRecord[]];
+    this.launch(first, true)
+      .then((ours) => {
+        if (!ours) {
+          for (const r of [...rest, ...held]) this.deps.store.remove(r.spec.id);
+          return;
+        }
+        for (const r of rest) this.launchLogged(r, true);
+        showHeld();
+      })
+      .catch((err: unknown) => this.deps.log.error({ runId: first.spec.id, err: (err as Error)?.message ?? String(err) }, "could not launch the run"));
   }
 
   /**
@@ -168,18 +205,49 @@ export class Scheduler {
   }
 
   /**
-   * Runs a finished job again as a new attempt (a new check run of the same name, which GitHub
-   * shows in place of the old one). Returns undefined when the job is still running.
+   * Runs finished jobs again as new attempts (a new check run of the same name, which GitHub
+   * shows in place of the old one); jobs still running are left alone (not in the result). Each
+   * waits again for what it `needs` (whose latest attempts decide), unless `alone`: then it starts
+   * at once. All are recorded before any is decided, so the order of `ids` does not matter.
    */
-  rerun(id: string): RunRecord | undefined {
-    const r = this.deps.store.get(id);
-    if (!r || r.phase !== "completed" || r.spec.notice) return undefined;
-    const attempt = Math.max(...this.deps.store.attempts(r.spec.key).map((a) => a.spec.attempt)) + 1;
-    // A re-run queues like any new job: its place in line is now.
-    const next = this.newRecord({ ...r.spec, id: runId(r.spec.key, attempt), attempt, acceptedAt: this.now().toISOString() });
-    this.deps.store.put(next);
-    this.launchLogged(next, true);
+  rerunMany(ids: string[], alone = false): RunRecord[] {
+    const next: RunRecord[] = [];
+    for (const id of ids) {
+      const r = this.deps.store.get(id);
+      if (!r || r.phase !== "completed" || r.spec.notice) continue;
+      const latest = this.deps.store.attempts(r.spec.key);
+      if (latest[latest.length - 1]?.phase !== "completed") continue; // already running again
+      const attempt = Math.max(...latest.map((a) => a.spec.attempt)) + 1;
+      // A re-run queues like any new job: its place in line is now.
+      const fresh = this.newRecord({ ...r.spec, id: runId(r.spec.key, attempt), attempt, acceptedAt: this.now().toISOString() });
+      const record = alone ? fresh : this.gate.hold(fresh);
+      this.deps.store.put(record);
+      next.push(record);
+    }
+    this.startAccepted(next);
     return next;
+  }
+
+  /** One job again, alone (it does not wait for what it needs); undefined while it still runs. */
+  rerun(id: string): RunRecord | undefined {
+    return this.rerunMany([id], true)[0];
+  }
+
+  /**
+   * One job again, alone, with the jobs its failure skipped (they wait for it again, as in the
+   * first run): GitHub's "Re-run" on a check run and `/retest <job>`.
+   */
+  rerunWithDependents(id: string): RunRecord | undefined {
+    const r = this.deps.store.get(id);
+    if (!r) return undefined;
+    const first = this.rerun(id);
+    if (!first) return undefined;
+    const { owner, repo, sha } = r.spec.key;
+    const latest = this.latestRuns(owner, repo, sha).filter((x) => !x.spec.notice);
+    const graph = new Map(latest.map((x) => [x.spec.key.job, x.spec.needs ?? []]));
+    const after = dependentsOf([r.spec.key.job], graph);
+    this.rerunMany(latest.filter((x) => after.has(x.spec.key.job) && x.conclusion === "skipped").map((x) => x.spec.id));
+    return first;
   }
 
   /** Cancels the unfinished runs of older commits on the trigger's branch or pull request. */
@@ -226,8 +294,11 @@ export class Scheduler {
     this.launch(r, fresh).catch((err: unknown) => this.deps.log.error({ runId: r.spec.id, err: (err as Error)?.message ?? String(err) }, "could not launch the run"));
   }
 
-  /** Starts a run; `fresh` = first start (not a restart's), when a shared backend may say it is taken. */
-  private async launch(r: RunRecord, fresh = false): Promise<void> {
+  /**
+   * Starts a run; `fresh` = first start (not a restart's), when a shared backend may say it is
+   * taken. False when it was: the run is another replica's (its record is gone).
+   */
+  private async launch(r: RunRecord, fresh = false): Promise<boolean> {
     const { executor, store, log } = this.deps;
     if (fresh && executor.claim) {
       // Until the claim is won, what the executor sees of this job may be another replica's: held back.
@@ -241,11 +312,12 @@ export class Scheduler {
           // Another replica (or an earlier delivery) created this very job: it reports it, not us.
           store.remove(r.spec.id);
           log.info({ runId: r.spec.id }, "job already created elsewhere: left to its creator");
-          return;
+          return false;
         }
       } catch (err) {
         this.claiming.delete(r.spec.id);
-        return this.failStart(r, err);
+        this.failStart(r, err);
+        return true;
       }
       for (const o of held) this.observe(o);
     }
@@ -258,6 +330,7 @@ export class Scheduler {
     } catch (err) {
       this.failStart(r, err);
     }
+    return true;
   }
 
   private failStart(r: RunRecord, err: unknown): void {
@@ -282,50 +355,8 @@ export class Scheduler {
       held.push(o);
       return;
     }
-    if (o.phase === "pending" && o.queuePosition) o = this.throttlePosition(o);
-    if (this.unstored.size > 0) this.storeUnstored();
-    const waiting = this.unstored.get(o.runId);
-    if (waiting) return void waiting.push(o); // behind the earlier ones of its run, in order
-    if (!this.apply(o)) {
-      this.unstored.set(o.runId, [o]);
-      this.retryUnstoredLater();
-    }
-  }
-
-  /** A queued run's new position applies only when `shouldRefreshPosition` and the budget allow it. */
-  private throttlePosition(o: Extract<JobObservation, { phase: "pending" }>): JobObservation {
-    const r = this.deps.store.get(o.runId);
-    if (!r || r.phase !== "queued" || !o.queuePosition) return o;
-    const now = this.now().getTime();
-    const since = now - (this.positionShownAt.get(o.runId) ?? 0);
-    const refresh = shouldRefreshPosition(r.queuePosition, o.queuePosition, since) && (this.deps.positionHeadroom?.(r) ?? true);
-    if (refresh) {
-      if (r.queuePosition?.ahead !== o.queuePosition.ahead) this.positionShownAt.set(o.runId, now);
-      return o;
-    }
-    const { queuePosition: _dropped, ...rest } = o;
-    return rest;
-  }
-
-  /** Applies observations that could not be stored before, in order; false while the store still fails. */
-  private storeUnstored(): boolean {
-    for (const [runId, list] of [...this.unstored]) {
-      while (list.length > 0 && this.apply(list[0]!)) list.shift();
-      if (list.length === 0) this.unstored.delete(runId);
-      else return false;
-    }
-    return true;
-  }
-
-  private retryUnstoredLater(): void {
-    if (this.storeRetry?.handle !== undefined) return;
-    const delays = this.deps.storeRetryDelaysMs ?? [1_000, 2_000, 5_000, 10_000, 30_000];
-    const failures = (this.storeRetry?.failures ?? 0) + 1;
-    const handle = (this.deps.timers ?? realTimers).setTimeout(() => {
-      this.storeRetry = this.storeUnstored() ? undefined : { handle: undefined, failures };
-      if (this.storeRetry) this.retryUnstoredLater();
-    }, delays[Math.min(failures, delays.length) - 1] ?? 30_000);
-    this.storeRetry = { failures, handle };
+    o = this.queue.throttle(o);
+    this.unstored.offer(o);
   }
 
   /** Applies one observation to its run's record and reports it; false when the new state could not be stored. */
@@ -351,32 +382,10 @@ export class Scheduler {
         );
       }
     }
-    if (next.phase !== r.phase) {
-      this.positionShownAt.delete(o.runId);
-      if (r.phase === "queued") {
-        const since = Date.parse(r.spec.acceptedAt ?? r.createdAt);
-        const until = Date.parse(next.startedAt ?? next.finishedAt ?? this.now().toISOString());
-        if (!r.spec.notice && Number.isFinite(since)) this.deps.events?.queueWait?.(String(r.spec.installationId), Math.max(0, (until - since) / 1000));
-      }
-      this.countQueue();
-    }
+    if (next.phase !== r.phase) this.queue.phaseChanged(r, next);
     void this.deps.reporter.report(o.runId);
+    if (next.phase === "completed") this.gate.completed(next);
     return true;
-  }
-
-  /** Tells the queue depth, in all and per installation (metrics: 0 for those emptied). */
-  private countQueue(): void {
-    const queued = this.deps.store.list((x) => x.phase === "queued");
-    this.deps.events?.queueChanged?.(queued.length);
-    if (!this.deps.events?.queueDepthByInstallation) return;
-    const depths = new Map([...this.queuedInstallations].map((id) => [id, 0]));
-    this.queuedInstallations.clear();
-    for (const r of queued) {
-      const id = String(r.spec.installationId);
-      depths.set(id, (depths.get(id) ?? 0) + 1);
-      this.queuedInstallations.add(id);
-    }
-    this.deps.events.queueDepthByInstallation(depths);
   }
 
   /** Stops a run; `by` says who or what, for the summary. Safe to call twice. */
@@ -384,6 +393,8 @@ export class Scheduler {
     const r = this.deps.store.get(id);
     if (!r || r.phase === "completed") return;
     if (by && !r.cancelReason) this.deps.store.put({ ...r, cancelReason: by });
+    // A run held for its needs never reached the executor: it ends here.
+    if (isHeld(r)) return this.observe({ runId: id, phase: "finished", outcome: "cancelled", finishedAt: this.now() });
     await this.deps.executor.cancel(id);
   }
 
@@ -394,35 +405,38 @@ export class Scheduler {
    */
   async recover(): Promise<void> {
     const { store, executor, reporter } = this.deps;
+    // Only runs from before this process: those accepted while the executor lists what it holds are this process's own.
+    const before = new Set(store.list((x) => x.executor === executor.kind).map((x) => x.spec.id));
     const recovered = await executor.recover();
     const seen = new Set<string>();
     for (const job of recovered) {
       seen.add(job.spec.id);
-      let r = store.get(job.spec.id);
-      if (!r) {
-        r = this.newRecord(job.spec);
-        store.put(r);
-      }
+      const r = store.get(job.spec.id) ?? this.newRecord(job.spec);
       const next = applyObservation(r, job.observation);
-      if (next) store.put(next);
-      if (job.reported) {
+      if (next || !store.get(r.spec.id)) store.put(next ?? r);
+      const done = store.get(r.spec.id)!;
+      if (job.reported && done.phase === "completed" && done.reported?.phase !== "completed") {
         // The backend says the final result already reached GitHub: remember that, write nothing.
-        const done = store.get(r.spec.id)!;
-        if (done.phase === "completed" && done.reported?.phase !== "completed") {
-          store.put({ ...done, reported: { phase: "completed", conclusion: done.conclusion, digest: "recovered" } });
-        }
+        store.put({ ...done, reported: { phase: "completed", conclusion: done.conclusion, digest: "recovered" } });
+      } else if (!job.reported && job.observation.phase === "finished" && done.reported?.phase === "completed") {
+        // It reached GitHub, but the process died before it told the backend: tell it now.
+        Promise.resolve(executor.markReported?.(done.spec.id)).catch((err) => this.deps.log.warn({ runId: done.spec.id, err: (err as Error).message }, "could not mark the run reported"));
+      } else if (job.unstarted && done.phase === "queued") {
+        this.launchLogged(done); // its creator died half-way (Kubernetes: before its Secret or start); start adopts
       }
     }
     // Queued runs go back in line in the order they were accepted.
     const acceptedAt = (x: RunRecord) => Date.parse(x.spec.acceptedAt ?? x.createdAt) || 0;
-    const left = store.list((x) => x.executor === executor.kind && !seen.has(x.spec.id)).sort((a, b) => acceptedAt(a) - acceptedAt(b));
+    const left = store.list((x) => before.has(x.spec.id) && !seen.has(x.spec.id)).sort((a, b) => acceptedAt(a) - acceptedAt(b));
     for (const r of left) {
       if (r.phase === "in_progress") {
         this.observe({ runId: r.spec.id, phase: "finished", outcome: "interrupted", finishedAt: this.now() });
-      } else if (r.phase === "queued") {
+      } else if (r.phase === "queued" && !isHeld(r)) {
         this.launchLogged(r);
       }
     }
+    // What held runs need may have ended while the app was down.
+    this.gate.evaluateAll();
     for (const r of store.list((x) => x.reported?.phase !== "completed" && x.spec.event !== "api")) {
       void reporter.report(r.spec.id);
     }
@@ -430,7 +444,6 @@ export class Scheduler {
 
   close(): void {
     this.unsubscribe();
-    if (this.storeRetry?.handle !== undefined) (this.deps.timers ?? realTimers).clearTimeout(this.storeRetry.handle);
-    this.storeRetry = undefined;
+    this.unstored.close();
   }
 }

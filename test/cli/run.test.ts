@@ -51,6 +51,31 @@ function processesWith(marker: string): number[] {
 describe.each(["required", "off"] as const)("yaci run (YACI_LOCAL_SANDBOX=%s)", (sandbox) => {
   const env = { YACI_LOCAL_SANDBOX: sandbox };
 
+  it("follows needs: a job starts after the jobs it needs succeeded, and is skipped when one failed", async () => {
+    const dir = workingCopy(`jobs:
+  first:
+    run: sleep 1; echo "first-end $(date +%s%N)"
+  second:
+    needs: first
+    run: echo "second-start $(date +%s%N)"
+  broken:
+    run: exit 4
+  after-broken:
+    needs: broken
+    run: echo must not run
+`);
+    const r = await yaci(["run", "--dir", dir], { env });
+    expect(r.code, r.stderr).toBe(1);
+    const lines = r.stdout.split("\n");
+    const at = (what: string) => BigInt(/(\d+)$/.exec(lines.find((l) => l.includes(what)) ?? "")?.[1] ?? "-1");
+    expect(at("first-end")).toBeGreaterThan(0n);
+    expect(at("second-start")).toBeGreaterThanOrEqual(at("first-end"));
+    expect(r.stdout).not.toContain("must not run");
+    // The table's row (the job's own line says why).
+    expect(lines.filter((l) => /^after-broken\s+skipped\s+-$/.test(l))).toHaveLength(1);
+    expect(r.stdout).toContain("skipped: `broken` failed");
+  });
+
   it("runs every job of the working copy, prefixes their output, prints a table and exits 1 when one fails", async () => {
     const dir = workingCopy(TWO_JOBS, { "data.txt": "data from the working copy\n" });
     const r = await yaci(["run", "--dir", dir], { env });

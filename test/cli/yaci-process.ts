@@ -20,12 +20,13 @@ export interface CliProcess {
 }
 
 /** Starts `yaci ARGS` as a real process (pipes, so no terminal: no colours). */
-export function startYaci(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): CliProcess {
+export function startYaci(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}): CliProcess {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: opts.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/", ...opts.env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
+  if (opts.input !== undefined) child.stdin!.end(opts.input);
   let stdout = "";
   let stderr = "";
   const waiters: Array<{ text: string; resolve: (s: string) => void }> = [];
@@ -50,6 +51,6 @@ export function startYaci(args: string[], opts: { cwd?: string; env?: Record<str
   };
 }
 
-export function yaci(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+export function yaci(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Promise<CliResult> {
   return startYaci(args, opts).result;
 }

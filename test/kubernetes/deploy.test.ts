@@ -139,8 +139,14 @@ describe("deploy/", () => {
       await executor.start(a); // adopt
       await executor.start(b);
       await executor.start(c);
+      // A job that names a secret: one LIST of the owner's Secrets (issue 14).
+      h.standIn.put("secrets", { apiVersion: "v1", kind: "Secret", metadata: { name: "npm", labels: { "yaci.dev/owner": "octo-org" } }, data: { NPM_TOKEN: "c2VjcmV0" } }, "ADDED");
+      const withSecret = makeSpec({ job: "s", secrets: ["NPM_TOKEN"] });
+      await executor.start(withSecret);
       h.standIn.kubelet.succeed(a.id, "ok\n");
+      h.standIn.kubelet.succeed(withSecret.id, "ok\n");
       await rec.waitPhase(a.id, "finished");
+      await rec.waitPhase(withSecret.id, "finished");
       await executor.markReported(a.id);
       await executor.cancel(b.id);
       h.standIn.kubelet.imagePullError(c.id);

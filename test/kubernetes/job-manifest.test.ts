@@ -161,6 +161,7 @@ describe("buildJobManifest", () => {
       { name: "YACI_REPOSITORY", value: "octo-org/hello-world" },
       { name: "YACI_REF", value: "refs/pull/7/head" },
       { name: "YACI_JOB", value: "Test (unit) / node 22" },
+      { name: "YACI_ATTEMPT", value: String(full.attempt) },
     ]);
     expect(JSON.stringify(main)).not.toMatch(/secretKeyRef|token/i);
     expect(main.volumeMounts).toEqual([{ name: "workspace", mountPath: "/workspace" }]);

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Job } from "kubernetes-models/batch/v1/Job";
 import { harness, makeSpec, until, type Harness } from "./harness.js";
-import { QUEUE_ANNOTATION, KUEUE_QUEUE_LABEL } from "../../src/executors/kubernetes/admission.js";
+import { KubeConfig } from "@kubernetes/client-node";
+import { Admission, QUEUE_ANNOTATION, KUEUE_QUEUE_LABEL, queueSettingsFromEnv } from "../../src/executors/kubernetes/admission.js";
+import { realTimers } from "../../src/clock.js";
 import type { RunSpec } from "../../src/core/run.js";
 
 let h: Harness | undefined;
@@ -69,6 +71,36 @@ describe("Kubernetes: the fair queue in the cluster", () => {
     await until(() => !jobOf("acme-x2")!.spec.suspend, 10_000, "the second replica admits");
     expect(h.standIn.objects.leases.get("yaci-admission")!.spec.holderIdentity).toBe("two");
     expect(Date.now() - stoppedAt).toBeLessThan(leaseDurationMs * 3);
+  });
+
+  it("a holder that cannot renew (its Lease requests fail) stops admitting once its Lease may have lapsed; the other takes over", async () => {
+    h = await harness();
+    const replica = (identity: string) => {
+      const kc = new KubeConfig();
+      kc.loadFromString(h!.standIn.kubeconfigYaml(identity)); // its own token: its requests are told apart
+      const admission = Admission.create(kc, h!.standIn.namespace, { limits: { maxRunning: 1 }, leaseDurationMs: 1000, identity }, { admit: async () => {}, emit: () => {}, now: () => new Date(), timers: realTimers });
+      admission.start();
+      return admission;
+    };
+    const one = replica("one");
+    await until(() => one.isLeader, 10_000, "one to hold the Lease");
+    const two = replica("two");
+    h.standIn.failRequests(500, { match: (r) => r.path.includes("/leases") && r.client === "one" });
+    // Before, each failed renewal counted as one: "one" went on admitting next to "two" for good.
+    await until(() => two.isLeader && !one.isLeader, 10_000, "two alone to hold the Lease");
+    expect(h.standIn.get("leases", "yaci-admission")!.spec.holderIdentity).toBe("two");
+    await one.close();
+    await two.close();
+  });
+
+  it("YACI_LEASE_DURATION: whole seconds (a Lease counts in seconds), as a duration or bare seconds", () => {
+    const base = { YACI_MAX_RUNNING: "2" };
+    expect(queueSettingsFromEnv(base)).toEqual({ limits: { maxRunning: 2 }, leaseName: "yaci-admission" });
+    expect(queueSettingsFromEnv({ ...base, YACI_LEASE_DURATION: "30s" })!.leaseDurationMs).toBe(30_000);
+    expect(queueSettingsFromEnv({ ...base, YACI_LEASE_DURATION: "1m" })!.leaseDurationMs).toBe(60_000);
+    expect(queueSettingsFromEnv({ ...base, YACI_LEASE_DURATION: "8" })!.leaseDurationMs).toBe(8_000);
+    expect(() => queueSettingsFromEnv({ ...base, YACI_LEASE_DURATION: "1500ms" })).toThrow(/YACI_LEASE_DURATION: "1500ms" must be a whole number of seconds/);
+    expect(() => queueSettingsFromEnv({ ...base, YACI_LEASE_DURATION: "soon" })).toThrow(/YACI_LEASE_DURATION/);
   });
 
   it("with YACI_KUEUE_QUEUE: the Job carries Kueue's label, is created suspended (a valid Job), and YACI never unsuspends it", async () => {

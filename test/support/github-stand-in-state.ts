@@ -57,6 +57,11 @@ export class GitHubState {
   readonly pulls = new Map<string, Record<string, unknown>>();
   readonly codeloadTokens = new Map<string, { owner: string; repo: string; sha: string }>();
   webhookTarget: { url: string; secret: string } | undefined;
+  /**
+   * Called with each request as it arrives, before it is served (its body read): a test may act at
+   * that exact moment (e.g. SIGKILL the app, whose write is then applied but never answered).
+   */
+  onRequest: ((r: RecordedRequest) => void) | undefined;
 
   private faults: Array<Fault & { remaining: number }> = [];
   private holds: Array<{ method?: string; pathPattern: string | RegExp; released: Promise<void>; waiting: number }> = [];
@@ -355,6 +360,7 @@ export class GitHubState {
   recordRequest(r: Omit<RecordedRequest, "index" | "time">): RecordedRequest {
     const record: RecordedRequest = { ...r, index: this.requests.length, time: new Date(this.requestClock()) };
     this.requests.push(record);
+    this.onRequest?.(record);
     return record;
   }
 

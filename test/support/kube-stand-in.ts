@@ -2,8 +2,8 @@
  * A Kubernetes API stand-in on 127.0.0.1 that speaks real HTTP, for testing the Kubernetes
  * executor with the real client (`@kubernetes/client-node` cannot be intercepted by nock).
  *
- * One namespace; batch/v1 Jobs, v1 Pods, v1 Secrets and pods/log. Lists honour `labelSelector`
- * and `limit` and return a resourceVersion; watches (`?watch=true&resourceVersion=`) stream
+ * One namespace; batch/v1 Jobs, v1 Pods, v1 Secrets and pods/log. Lists honour `labelSelector`,
+ * `limit` and `continue` (paged) and return a resourceVersion; watches (`?watch=true&resourceVersion=`) stream
  * ADDED / MODIFIED / DELETED lines from the event history (and BOOKMARKs when asked), answer
  * `410 Gone` for a resourceVersion older than the history (in the stream, or as the HTTP status),
  * and can be dropped or held. Creates answer 409 AlreadyExists for a duplicate, 422 for an invalid
@@ -11,8 +11,12 @@
  * patches honour a `metadata.resourceVersion` precondition (409 Conflict).
  *
  * A scriptable kubelet + job controller (`standIn.kubelet`) drives pods: schedule, run, exit
- * with a code, OOMKilled, image pull errors, Unschedulable, eviction, pod deletion, deadline.
- * Every request is counted by verb and resource (`count("create", "jobs")`).
+ * with a code, OOMKilled, image pull errors, Unschedulable, eviction, pod deletion, deadline;
+ * `kubelet.execute(job)` really runs the main container's command here, with the environment the
+ * kubelet would give it (`secretKeyRef`s read from the stored Secrets).
+ * Every request is counted by verb and resource (`count("create", "jobs")`). With `realistic`, the
+ * objects carry what a real API server adds (managedFields, defaults); with `simulatePods`, pods
+ * start by themselves (scheduled, init container, main running: one event each) — no processes.
  *
  * `pods/log` with `follow=true` keeps the response open while the container runs: it streams what
  * the kubelet appends (`kubelet.log(job, text)`) and ends when the container terminates or the
@@ -24,6 +28,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
+import { decorateCreated, decorateModified } from "./kube-stand-in-sim.js";
 
 // Loosely typed on purpose: the stand-in handles raw JSON like the API server does.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -37,6 +42,12 @@ export interface RecordedRequest {
   query: URLSearchParams;
   verb: Verb | "other";
   resource: Resource | "pods/log" | "other";
+  /** Which client sent it: the name its token was minted for (`kubeconfigYaml(client)`); undefined for the default token. */
+  client?: string;
+  /** The body of a PATCH or PUT (what was changed). */
+  body?: string;
+  /** When it arrived (ms since the epoch). */
+  at?: number;
 }
 
 export interface KubeStandInOptions {
@@ -50,6 +61,14 @@ export interface KubeStandInOptions {
   bookmarkIntervalMs?: number;
   /** Bearer token the stand-in requires (default `stand-in-token`). */
   token?: string;
+  /** Objects as a real API server stores them: managedFields and server defaults (kube-stand-in-sim.ts). */
+  realistic?: boolean;
+  /**
+   * Simulated pods: every pod created goes through scheduling, its init container and the start
+   * of `main` by itself (one watch event each, as a real kubelet reports them), with `log` as the
+   * main container's output; it runs until the test ends it (`kubelet.succeed`, …).
+   */
+  simulatePods?: { log?: (job: string) => string };
 }
 
 interface Watcher {
@@ -165,10 +184,20 @@ export class KubeStandIn {
   /** Container logs by `pod/container`. */
   readonly logs = new LogMap();
   readonly requests: RecordedRequest[] = [];
+  /** Tokens minted by `kubeconfigYaml(client)`, to the client's name. */
+  private readonly clientTokens = new Map<string, string>();
   autoPod: boolean;
   goneAs: "event" | "status";
+  readonly realistic: boolean;
+  readonly simulatePods: KubeStandInOptions["simulatePods"];
   /** Watches stay connected but receive nothing: lost events, which only a re-list repairs. */
   muteWatches = false;
+  /**
+   * Called with each request as it arrives (method and path known; `verb` and `resource` not yet),
+   * before it is served: a test may act at that exact moment (e.g. SIGKILL the app, whose request
+   * is then carried out but never answered).
+   */
+  onRequest: ((req: IncomingMessage, rec: RecordedRequest) => void) | undefined;
   private rv = 1000;
   /** Watches from a resourceVersion below this answer 410 Gone. */
   private minRv = 0;
@@ -187,6 +216,8 @@ export class KubeStandIn {
     this.namespace = o.namespace ?? "yaci-test";
     this.token = o.token ?? "stand-in-token";
     this.autoPod = o.autoPod ?? true;
+    this.realistic = o.realistic ?? false;
+    this.simulatePods = o.simulatePods;
     this.goneAs = o.goneAs ?? "event";
     this.bookmarkIntervalMs = o.bookmarkIntervalMs;
     this.kubelet = new Kubelet(this);
@@ -269,7 +300,12 @@ export class KubeStandIn {
     return kc;
   }
 
-  kubeconfigYaml(): string {
+  /**
+   * A kubeconfig pointing here. With `client`, its own token (accepted from now on), so each request
+   * is recorded with the client that sent it (like the audit log's user for a pod's bound token).
+   */
+  kubeconfigYaml(client?: string): string {
+    if (client) this.clientTokens.set(`${this.token}-${client}`, client);
     return [
       "apiVersion: v1",
       "kind: Config",
@@ -281,7 +317,7 @@ export class KubeStandIn {
       "users:",
       "- name: stand-in",
       "  user:",
-      `    token: ${this.token}`,
+      `    token: ${client ? `${this.token}-${client}` : this.token}`,
       "contexts:",
       "- name: stand-in",
       "  context:",
@@ -294,9 +330,9 @@ export class KubeStandIn {
   }
 
   /** Writes a kubeconfig pointing here into `dir`; returns its path. */
-  writeKubeconfig(dir: string): string {
-    const path = join(dir, "kubeconfig");
-    writeFileSync(path, this.kubeconfigYaml());
+  writeKubeconfig(dir: string, client?: string): string {
+    const path = join(dir, client ? `kubeconfig-${client}` : "kubeconfig");
+    writeFileSync(path, this.kubeconfigYaml(client));
     return path;
   }
 
@@ -357,6 +393,11 @@ export class KubeStandIn {
     return o ? clone(o) : undefined;
   }
 
+  /** Every change of `resource` since the last `compact()`, oldest first (e.g. a Lease's renewals and take-overs). */
+  changes(resource: Resource): Array<{ type: HistoryEvent["type"]; object: KObj }> {
+    return this.history.filter((ev) => ev.resource === resource).map((ev) => ({ type: ev.type, object: clone(ev.object) }));
+  }
+
   list(resource: Resource): KObj[] {
     return [...this.objects[resource].values()].map(clone);
   }
@@ -372,6 +413,7 @@ export class KubeStandIn {
   put(resource: Resource, obj: KObj, type: "ADDED" | "MODIFIED"): KObj {
     this.rv++;
     obj.metadata.resourceVersion = String(this.rv);
+    if (this.realistic) (type === "ADDED" ? decorateCreated : decorateModified)(resource, obj);
     this.objects[resource].set(obj.metadata.name, obj);
     this.record(resource, type, obj);
     return obj;
@@ -445,8 +487,11 @@ export class KubeStandIn {
     const url = new URL(req.url ?? "/", "http://stand-in");
     const m = /^\/(api\/v1|apis\/batch\/v1|apis\/coordination\.k8s\.io\/v1)\/namespaces\/([^/]+)\/(jobs|pods|secrets|leases)(?:\/([^/]+)(?:\/(log))?)?$/.exec(url.pathname);
     const method = req.method ?? "GET";
-    const rec: RecordedRequest = { method, path: url.pathname, query: url.searchParams, verb: "other", resource: "other" };
+    const rec: RecordedRequest = { method, path: url.pathname, query: url.searchParams, verb: "other", resource: "other", at: Date.now() };
+    const client = this.clientTokens.get(String(req.headers.authorization ?? "").replace(/^Bearer /, ""));
+    if (client) rec.client = client;
     this.requests.push(rec);
+    this.onRequest?.(req, rec);
     const fault = this.takeFault(rec);
     if (fault) {
       this.faulted++;
@@ -454,7 +499,7 @@ export class KubeStandIn {
       res.writeHead(fault.status, { "content-type": "application/json", ...(fault.retryAfter !== undefined ? { "retry-after": String(fault.retryAfter) } : {}) });
       return void res.end(JSON.stringify(status(fault.status, fault.status === 429 ? "TooManyRequests" : "ServiceUnavailable", `injected ${fault.status}`)));
     }
-    if (req.headers.authorization !== `Bearer ${this.token}`) {
+    if (!client && req.headers.authorization !== `Bearer ${this.token}`) {
       await this.readBody(req);
       return this.send(res, 401, status(401, "Unauthorized", "Unauthorized"));
     }
@@ -495,10 +540,12 @@ export class KubeStandIn {
       case "PUT":
         // A replace (Leases): with the resourceVersion read, so two writers cannot both win.
         rec.verb = "update";
-        return this.replace(resource, name, await this.readBody(req), res);
+        rec.body = await this.readBody(req);
+        return this.replace(resource, name, rec.body, res);
       case "PATCH":
         rec.verb = "patch";
-        return this.patch(resource, name, req, await this.readBody(req), res);
+        rec.body = await this.readBody(req);
+        return this.patch(resource, name, req, rec.body, res);
       case "DELETE": {
         rec.verb = "delete";
         const text = await this.readBody(req);
@@ -527,10 +574,14 @@ export class KubeStandIn {
 
   private listResponse(resource: Resource, q: URLSearchParams, res: ServerResponse): void {
     const selector = parseSelector(q.get("labelSelector"));
-    let items = [...this.objects[resource].values()].filter((o) => matchesSelector(o.metadata.labels, selector));
+    const all = [...this.objects[resource].values()].filter((o) => matchesSelector(o.metadata.labels, selector));
+    // Paging: the continue token carries the first page's resourceVersion and the next offset.
+    const [rv, offset] = (q.get("continue") ?? `${this.rv}:0`).split(":").map(Number) as [number, number];
     const limit = Number(q.get("limit") ?? 0);
-    if (limit > 0) items = items.slice(0, limit);
-    this.send(res, 200, { kind: `${GROUP[resource].kind}List`, apiVersion: GROUP[resource].apiVersion, metadata: { resourceVersion: String(this.rv) }, items });
+    const items = all.slice(offset, limit > 0 ? offset + limit : undefined);
+    const more = limit > 0 && offset + limit < all.length;
+    const metadata = { resourceVersion: String(rv), ...(more ? { continue: `${rv}:${offset + limit}` } : {}) };
+    this.send(res, 200, { kind: `${GROUP[resource].kind}List`, apiVersion: GROUP[resource].apiVersion, metadata, items });
   }
 
   private watch(resource: Resource, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): void {
@@ -770,10 +821,18 @@ function terminated(exitCode: number, reason: string, startedAt: string, message
  * on its newest pod; by default they also update the Job the way the job controller would.
  */
 export class Kubelet {
+  /** The pods `createPod` made for each Job, oldest first: finding a Job's pod needs no scan of all pods. */
+  private readonly podsOf = new Map<string, string[]>();
+
   constructor(private readonly s: KubeStandIn) {}
 
   /** The Job's newest pod (a copy). Pods iterate in creation order (Map insertion order). */
   pod(job: string): KObj | undefined {
+    const names = this.podsOf.get(job) ?? [];
+    for (let i = names.length - 1; i >= 0; i--) {
+      const p = this.s.objects.pods.get(names[i]!);
+      if (p) return structuredClone(p);
+    }
     let newest: KObj | undefined;
     for (const p of this.s.objects.pods.values()) {
       if (p.metadata.labels?.["batch.kubernetes.io/job-name"] === job) newest = p;
@@ -819,10 +878,36 @@ export class Kubelet {
       else pod.status.containerStatuses = st;
     }
     this.s.put("pods", pod, "ADDED");
+    this.podsOf.set(job, [...(this.podsOf.get(job) ?? []), name]);
     this.s.modify("jobs", job, (o) => {
       o.status = { ...o.status, active: 1, startTime: o.status?.startTime ?? kubeTime() };
     });
+    if (this.s.simulatePods && !missing) this.simulateStart(job, name, this.s.simulatePods.log?.(job) ?? "");
     return name;
+  }
+
+  /** A simulated pod starts as a real one does, one status update at a time (each a watch event). */
+  private simulateStart(job: string, name: string, log: string): void {
+    const alive = () => this.s.objects.pods.has(name);
+    const step = (fn: () => void, next?: () => void) =>
+      setImmediate(() => {
+        if (!alive()) return;
+        fn();
+        next?.();
+      });
+    step(
+      () => this.schedule(job),
+      () =>
+        step(
+          () =>
+            this.s.modify("pods", name, (o) => {
+              const init = o.spec.initContainers ?? [];
+              if (init.length) o.status.initContainerStatuses = init.map((c: KObj) => ({ name: c.name, image: c.image, ready: false, restartCount: 0, started: true, state: running(kubeTime()) }));
+              o.status.containerStatuses = o.spec.containers.map((c: KObj) => ({ name: c.name, image: c.image, ready: false, restartCount: 0, started: false, state: { waiting: { reason: "PodInitializing" } } }));
+            }),
+          () => step(() => this.run(job, { log })),
+        ),
+    );
   }
 
   private modifyPod(job: string, change: (p: KObj) => void): void {
@@ -917,6 +1002,48 @@ export class Kubelet {
 
   fail(job: string, exitCode: number, log = ""): void {
     this.exit(job, exitCode, { log });
+  }
+
+  /**
+   * The main container's environment as the kubelet builds it: `value`s, and `secretKeyRef`s
+   * read from the stored Secrets (a missing Secret or key throws, as the kubelet refuses it).
+   */
+  containerEnv(job: string, container = "main"): Record<string, string> {
+    const p = this.pod(job);
+    if (!p) throw new Error(`stand-in kubelet: Job ${job} has no pod`);
+    const c = [...(p.spec.initContainers ?? []), ...p.spec.containers].find((x: KObj) => x.name === container);
+    const env: Record<string, string> = {};
+    for (const e of (c?.env ?? []) as KObj[]) {
+      const ref = e.valueFrom?.secretKeyRef;
+      if (!ref) {
+        env[e.name] = e.value ?? "";
+        continue;
+      }
+      const data = this.s.objects.secrets.get(ref.name)?.data?.[ref.key];
+      if (data === undefined) throw new Error(`stand-in kubelet: secret "${ref.name}" has no key ${ref.key}`);
+      env[e.name] = Buffer.from(data, "base64").toString("utf8");
+    }
+    return env;
+  }
+
+  /**
+   * Really runs the main container's command on this machine (`sh -ec SCRIPT`), with the
+   * environment `containerEnv` builds (secrets included), its output appended to the log as it
+   * comes; then the container exits with the command's code. Resolves with that code.
+   */
+  async execute(job: string): Promise<number> {
+    const p = this.pod(job);
+    if (!p) throw new Error(`stand-in kubelet: Job ${job} has no pod`);
+    const env = this.containerEnv(job);
+    const [cmd, ...args] = p.spec.containers[0].command as string[];
+    this.run(job, { log: "" });
+    const { spawn } = await import("node:child_process");
+    const child = spawn(cmd!, args, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.setEncoding("utf8").on("data", (d: string) => this.log(job, d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => this.log(job, d));
+    const code = await new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? 1)));
+    this.exit(job, code);
+    return code;
   }
 
   oomKill(job: string, log = ""): void {

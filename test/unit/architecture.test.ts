@@ -147,8 +147,9 @@ describe("module sizes (a module per concept)", () => {
   const graph = srcGraph();
   const importers = (f: string) => [...graph.values()].filter((targets) => targets.includes(f)).length;
 
-  it("src/ holds about 70 files at most", () => {
-    expect(ALL.length).toBeLessThanOrEqual(72);
+  // About 70 after the module cut (issue 9); pipelines and secrets (issue 14) add their own concepts.
+  it("src/ holds about 80 files at most", () => {
+    expect(ALL.length).toBeLessThanOrEqual(82);
   });
 
   it("no file over 450 lines: past that, look for a second concept inside", () => {

@@ -9,6 +9,7 @@ import type { Logger } from "../../logger.js";
 import type { JobObservation } from "../executor.js";
 import { apiMessage } from "./api-error.js";
 import { ANNOTATIONS } from "./job-manifest.js";
+import { parseEnvDurationOrSeconds } from "./options.js";
 
 /**
  * Where a Job stands in YACI's queue, on the Job itself (so it survives restarts and every replica
@@ -26,7 +27,7 @@ export interface QueueSettings {
   limits: QueueLimits;
   /** YACI_LEASE_NAME (default `yaci-admission`). */
   leaseName?: string;
-  /** How long the Lease holds without renewal (default 15 s). */
+  /** How long the Lease holds without renewal (YACI_LEASE_DURATION, whole seconds, default 15 s); renewed every third of it. */
   leaseDurationMs?: number;
   /** This replica's identity in the Lease (default: host name and a random suffix). */
   identity?: string;
@@ -34,7 +35,7 @@ export interface QueueSettings {
   kueueQueue?: string;
 }
 
-/** The queue settings from the environment (YACI_MAX_RUNNING, YACI_MAX_RUNNING_PER_INSTALLATION, YACI_LEASE_NAME, YACI_KUEUE_QUEUE). */
+/** The queue settings from the environment (YACI_MAX_RUNNING, YACI_MAX_RUNNING_PER_INSTALLATION, YACI_LEASE_NAME, YACI_LEASE_DURATION, YACI_KUEUE_QUEUE). */
 export function queueSettingsFromEnv(env: Record<string, string | undefined>): QueueSettings | undefined {
   const kueueQueue = env.YACI_KUEUE_QUEUE?.trim();
   if (kueueQueue) {
@@ -44,7 +45,16 @@ export function queueSettingsFromEnv(env: Record<string, string | undefined>): Q
   // YACI_LOCAL_CONCURRENCY is the local executor's.
   const limits = queueLimitsFromEnv({ ...env, YACI_LOCAL_CONCURRENCY: undefined });
   if (limits.maxRunning === undefined && limits.maxRunningPerInstallation === undefined) return undefined;
-  return { limits, leaseName: env.YACI_LEASE_NAME?.trim() || "yaci-admission" };
+  return { limits, leaseName: env.YACI_LEASE_NAME?.trim() || "yaci-admission", ...leaseDurationFromEnv(env) };
+}
+
+/** YACI_LEASE_DURATION (`15s`, `1m` or bare seconds): whole seconds ≥ 1, as a Lease counts them. */
+function leaseDurationFromEnv(env: Record<string, string | undefined>): { leaseDurationMs?: number } {
+  const text = env.YACI_LEASE_DURATION?.trim();
+  if (!text) return {};
+  const ms = parseEnvDurationOrSeconds("YACI_LEASE_DURATION", text);
+  if (ms < 1000 || ms % 1000 !== 0) throw new Error(`YACI_LEASE_DURATION: ${JSON.stringify(text)} must be a whole number of seconds, at least 1s (a Lease counts in seconds)`);
+  return { leaseDurationMs: ms };
 }
 
 /** A queued Job is created suspended: Kueue (its label) or the admitting replica lets it start. */
@@ -118,6 +128,8 @@ export class Admission {
   private readonly admitting = new Set<string>();
   private leader = false;
   private lastRenewal = 0;
+  /** An admission pass found the Lease possibly lapsed: the next renewal runs one again. */
+  private skipped = false;
   private renewTimer: unknown;
   private pass: unknown;
   private closed = false;
@@ -196,7 +208,11 @@ export class Admission {
   }
 
   private async admitAndTell(): Promise<void> {
-    if (this.leader) {
+    // Only on a Lease that cannot have lapsed yet (by this replica's last renewal): a replica that
+    // stalled past it may already have been replaced, and learns so at its next renewal.
+    const current = this.d.now().getTime() - this.lastRenewal < this.d.leaseDurationMs;
+    this.skipped = this.leader && !current;
+    if (this.leader && current) {
       const { queued, running } = this.lines();
       const picked = admissions(queued, running, this.d.limits);
       for (const run of picked) this.admitting.add(run.id);
@@ -226,6 +242,8 @@ export class Admission {
       leaseTransitions: (from?.spec?.leaseTransitions ?? 0) + (from && from.spec?.holderIdentity !== identity ? 1 : 0),
     });
     let won = false;
+    /** Only a written renewal extends it: a failed one keeps the last until that lapses. */
+    let wrote = false;
     try {
       let lease: V1Lease | undefined;
       try {
@@ -235,14 +253,14 @@ export class Admission {
       }
       if (!lease) {
         await this.coordination.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec() } });
-        won = true;
+        won = wrote = true;
       } else {
         const holder = lease.spec?.holderIdentity;
         const renewed = timeOf(lease.spec?.renewTime);
         const lapsed = !holder || renewed + (lease.spec?.leaseDurationSeconds ?? 15) * 1000 < now;
         if (holder === identity || lapsed) {
           await this.coordination.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: spec(lease) } });
-          won = true;
+          won = wrote = true;
         }
       }
     } catch (err) {
@@ -251,10 +269,11 @@ export class Admission {
       if (status !== 409 && status !== 404) this.d.log?.warn({}, `kubernetes: could not renew the Lease ${name}: ${apiMessage(err)}`);
       won = status === 409 || status === 404 ? false : this.leader && now - this.lastRenewal < leaseDurationMs;
     }
-    if (won) this.lastRenewal = now;
+    if (wrote) this.lastRenewal = now;
+    if (won && this.leader && this.skipped) this.changed();
     if (won !== this.leader) {
       this.leader = won;
-      this.d.log?.info({}, won ? `kubernetes: this replica admits jobs (Lease ${name})` : `kubernetes: another replica admits jobs (Lease ${name})`);
+      this.d.log?.info({ identity }, won ? `kubernetes: this replica admits jobs (Lease ${name}, as ${identity})` : `kubernetes: another replica admits jobs (Lease ${name})`);
       if (won) this.changed();
     }
   }
@@ -272,7 +291,8 @@ export class Admission {
       await this.coordination.replaceNamespacedLease({
         name: this.d.leaseName,
         namespace: this.d.namespace,
-        body: { ...lease, spec: { ...lease.spec, holderIdentity: undefined, renewTime: new V1MicroTime(0) } },
+        // No holder (free at once); renewTime: when it was given up (as client-go's leader election does).
+        body: { ...lease, spec: { ...lease.spec, holderIdentity: undefined, renewTime: new V1MicroTime(this.d.now().getTime()) } },
       });
     } catch {
       // it lapses on its own

@@ -1,4 +1,4 @@
-import type { V1Container, V1EnvVar, V1Job, V1PodSecurityContext, V1ResourceRequirements, V1Secret, V1SecurityContext } from "@kubernetes/client-node";
+import type { V1Container, V1EnvVar, V1EnvVarSource, V1Job, V1PodSecurityContext, V1ResourceRequirements, V1Secret, V1SecurityContext } from "@kubernetes/client-node";
 import { invalidSpec, shellFlags, type RunSpec } from "../../core/run.js";
 import type { KubernetesOptions } from "./options.js";
 import { capQuantity, tryParseQuantity } from "./quantity.js";
@@ -173,14 +173,17 @@ function podSecurity(opts: ManifestOptions): V1PodSecurityContext {
   return sc;
 }
 
-function mainEnv(spec: RunSpec): V1EnvVar[] {
+/** The job's variables, then its named secrets by reference (`secretKeyRef`: their values are not in the Job). */
+function mainEnv(spec: RunSpec, secretRefs: Record<string, V1EnvVarSource> = {}): V1EnvVar[] {
   const env: Record<string, string> = { CI: "true", ...spec.env };
   const repo = repository(spec);
   if (repo) env.YACI_REPOSITORY = repo;
   if (spec.key.sha) env.YACI_SHA = spec.key.sha;
   if (spec.ref) env.YACI_REF = spec.ref;
   env.YACI_JOB = spec.key.job;
-  return Object.entries(env).map(([name, value]) => ({ name, value }));
+  env.YACI_ATTEMPT = String(spec.attempt);
+  const vars: V1EnvVar[] = Object.entries(env).filter(([name]) => !(name in secretRefs)).map(([name, value]) => ({ name, value }));
+  return [...vars, ...Object.entries(secretRefs).map(([name, valueFrom]) => ({ name, valueFrom }))];
 }
 
 function checkoutContainer(spec: RunSpec, opts: ManifestOptions): V1Container {
@@ -208,9 +211,10 @@ function checkoutContainer(spec: RunSpec, opts: ManifestOptions): V1Container {
  * The batch/v1 Job of one run (pure). Name = `spec.id`; the full spec rides along in an
  * annotation so a restarted app can rebuild it; the checkout token is never in it (the init
  * container reads it from the Secret of the same name). A run that checks out is created
- * suspended: its pod would otherwise start before that Secret exists.
+ * suspended: its pod would otherwise start before that Secret exists. `secretRefs`: where the
+ * job's named secrets are (kube-store.ts `forRun`), given to the main container by reference.
  */
-export function buildJobManifest(spec: RunSpec, opts: ManifestOptions): V1Job {
+export function buildJobManifest(spec: RunSpec, opts: ManifestOptions, secretRefs?: Record<string, V1EnvVarSource>): V1Job {
   if (!isValidName(spec.id)) throw new Error(`run id ${JSON.stringify(spec.id)} is not a valid Kubernetes name`);
   if (!(spec.timeoutMs > 0)) throw new Error(`run ${spec.id}: timeout must be positive`);
   const invalid = invalidSpec(spec);
@@ -230,7 +234,7 @@ export function buildJobManifest(spec: RunSpec, opts: ManifestOptions): V1Job {
     image: spec.image,
     command: ["sh", shellFlags(spec), spec.run],
     workingDir: WORKSPACE,
-    env: mainEnv(spec),
+    env: mainEnv(spec, secretRefs),
     volumeMounts: [{ name: "workspace", mountPath: WORKSPACE }],
     securityContext: containerSecurity(opts),
     terminationMessagePolicy: "FallbackToLogsOnError",

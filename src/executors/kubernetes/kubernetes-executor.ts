@@ -10,9 +10,11 @@ import type { CheckoutTokenSource, Executor, JobObservation, RecoveredJob } from
 import { apiMessage } from "./api-error.js";
 import { ANNOTATIONS, buildJobManifest, buildSecretManifest, LABEL_SELECTOR, type ManifestOptions } from "./job-manifest.js";
 import { ListWatch } from "./list-watch.js";
-import { kubernetesOptionsFromEnv, loadKubeConfig, type KubernetesOptions } from "./options.js";
+import { kubernetesOptionsFromEnv, loadKubeConfig, shareConnections, type KubernetesOptions } from "./options.js";
+import { trimJob, trimPod } from "./pod-status.js";
 import { RunLogs } from "./run-logs.js";
 import { RunTracker } from "./run-tracker.js";
+import { KubeSecretStore } from "../../secrets/kube-store.js";
 
 export interface KubernetesExecutorDeps {
   kc: KubeConfig;
@@ -85,7 +87,7 @@ export async function createKubernetesExecutor(p: CreateKubernetesExecutorParams
     namespace = loaded.namespace;
     p.log?.info({}, `kubernetes: jobs go to namespace "${namespace}" on ${loaded.server} (${loaded.source})`);
   }
-  return new KubernetesExecutor({ ...rest, kc, namespace, options, ...(queue ? { queue } : {}) });
+  return new KubernetesExecutor({ ...rest, kc: shareConnections(kc), namespace, options, ...(queue ? { queue } : {}) });
 }
 
 /**
@@ -142,17 +144,18 @@ export class KubernetesExecutor implements Executor {
       now: d.now ?? (() => new Date()),
       timers: this.timers,
       ...(d.log ? { log: d.log } : {}),
+      secretValues: (spec) => new KubeSecretStore(this.core, d.namespace).forRun(spec).then((s) => s.values, () => []),
     });
     // One list+watch over YACI's Jobs and one over their Pods, feeding the tracker (started on first use).
     const ns = encodeURIComponent(d.namespace);
     const common = { kc: d.kc, labelSelector: LABEL_SELECTOR, relistIntervalMs: d.options.relistIntervalMs, log: d.log, timers: this.timers, backoff: d.backoff };
     this.jobs = new ListWatch<V1Job>({
       ...common,
-      name: "jobs",
+      name: "jobs", trim: trimJob,
       path: `/apis/batch/v1/namespaces/${ns}/jobs`,
-      list: async () => {
-        const l = await this.batch.listNamespacedJob({ namespace: d.namespace, labelSelector: LABEL_SELECTOR });
-        return { items: l.items, resourceVersion: l.metadata?.resourceVersion ?? "" };
+      list: async (page) => {
+        const l = await this.batch.listNamespacedJob({ namespace: d.namespace, labelSelector: LABEL_SELECTOR, limit: page.limit, _continue: page.continue });
+        return { items: l.items, resourceVersion: l.metadata?.resourceVersion ?? "", continue: l.metadata?._continue };
       },
       onList: (items) => (this.tracker.onJobList(items), this.admission?.onJobList(items)),
       onEvent: (type, job) => (this.tracker.onJobEvent(type, job), this.admission?.onJobEvent(type, job)),
@@ -168,11 +171,11 @@ export class KubernetesExecutor implements Executor {
     }
     this.pods = new ListWatch<V1Pod>({
       ...common,
-      name: "pods",
+      name: "pods", trim: trimPod,
       path: `/api/v1/namespaces/${ns}/pods`,
-      list: async () => {
-        const l = await this.core.listNamespacedPod({ namespace: d.namespace, labelSelector: LABEL_SELECTOR });
-        return { items: l.items, resourceVersion: l.metadata?.resourceVersion ?? "" };
+      list: async (page) => {
+        const l = await this.core.listNamespacedPod({ namespace: d.namespace, labelSelector: LABEL_SELECTOR, limit: page.limit, _continue: page.continue });
+        return { items: l.items, resourceVersion: l.metadata?.resourceVersion ?? "", continue: l.metadata?._continue };
       },
       onList: (items) => this.tracker.onPodList(items),
       onEvent: (type, pod) => this.tracker.onPodEvent(type, pod),
@@ -186,7 +189,6 @@ export class KubernetesExecutor implements Executor {
     this.pods.start();
     this.admission?.start();
   }
-
 
   subscribe(onObservation: (o: JobObservation) => void): () => void {
     this.ensureStarted();
@@ -295,7 +297,8 @@ export class KubernetesExecutor implements Executor {
     if (this.tracker.hasFinished(spec.id)) return "exists"; // already ran to the end in this process
     // Transient failures are retried until the run's own timeout would have passed.
     const deadline = this.nowMs() + spec.timeoutMs;
-    const body = buildJobManifest(spec, this.manifestOptions);
+    const secrets = await new KubeSecretStore(this.core, d.namespace).forRun(spec, (fn) => this.retrying(`list the Secrets of ${spec.id}`, spec.id, deadline, fn)); // refs; values only to mask
+    const body = buildJobManifest(spec, this.manifestOptions, secrets.refs);
     const creation = randomUUID();
     body.metadata = { ...body.metadata, annotations: { ...body.metadata?.annotations, [CREATION_ANNOTATION]: creation } };
     if (d.queue) queueJob(body, spec, d.queue);
@@ -326,7 +329,7 @@ export class KubernetesExecutor implements Executor {
         }
       }
     }
-    const run = this.tracker.adopt(spec);
+    const run = this.tracker.adopt(spec, secrets.values);
     if (!run) {
       // Cancelled (and reported) while its Job was being created: nothing of it may run.
       if (this.claimedIds.has(spec.id)) await this.deleteJob(spec.id).catch(() => {});

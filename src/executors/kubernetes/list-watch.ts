@@ -16,8 +16,15 @@ export interface ListWatchOptions<T extends KubeObject> {
   /** The collection's path, e.g. `/apis/batch/v1/namespaces/ci/jobs`. */
   path: string;
   labelSelector: string;
-  /** One list request: the items and the list's resourceVersion. */
-  list: () => Promise<{ items: T[]; resourceVersion: string }>;
+  /**
+   * One page of the list: at most `limit` items, from `continue` (the previous page's token);
+   * its items, the list's resourceVersion, and the next page's token when there is one.
+   */
+  list: (page: { limit: number; continue?: string }) => Promise<{ items: T[]; resourceVersion: string; continue?: string }>;
+  /** Items per list page (default 500): a re-list of thousands of objects is never one huge answer. */
+  pageSize?: number;
+  /** What is kept of each object (listed or watched) before it reaches `onList`/`onEvent`: the fields YACI reads. */
+  trim?: (obj: T) => T;
   /** The complete current state after each (re)list: anything not in it is gone. */
   onList: (items: T[]) => void;
   onEvent: (type: WatchEventType, obj: T) => void;
@@ -51,8 +58,10 @@ function isGone(err: unknown): boolean {
  * - re-lists on `410 Gone` (the resourceVersion is too old), in the stream or as the status;
  * - re-lists every `relistIntervalMs` as a safety net;
  * - retries errors (API unreachable at start, 5xx) with backoff 1 s → 30 s and jitter, logging each,
- *   for as long as it takes (a watch never gives up).
- * Its request count depends on time and connection drops, never on the number of objects.
+ *   for as long as it takes (a watch never gives up);
+ * - lists in pages (`limit`/`continue`), and hands on only what `trim` keeps of each object.
+ * Its request count depends on time and connection drops (and one list request per `pageSize`
+ * objects), never on the number of events.
  */
 export class ListWatch<T extends KubeObject> {
   private readonly watch: Watch;
@@ -150,7 +159,7 @@ export class ListWatch<T extends KubeObject> {
     while (!this.stopped) {
       if (!this.resourceVersion) {
         try {
-          const { items, resourceVersion } = await this.o.list();
+          const { items, resourceVersion } = await this.listAll();
           if (this.stopped) return;
           this.resourceVersion = resourceVersion;
           this.succeeded();
@@ -189,6 +198,21 @@ export class ListWatch<T extends KubeObject> {
     }
   }
 
+  /** Every page of the list, trimmed as each page arrives; the resourceVersion is the first page's (the list's snapshot). */
+  private async listAll(): Promise<{ items: T[]; resourceVersion: string }> {
+    const limit = this.o.pageSize ?? 500;
+    const items: T[] = [];
+    let resourceVersion: string | undefined;
+    let token: string | undefined;
+    do {
+      const page = await this.o.list({ limit, ...(token ? { continue: token } : {}) });
+      resourceVersion ??= page.resourceVersion;
+      for (const item of page.items) items.push(this.o.trim ? this.o.trim(item) : item);
+      token = page.continue || undefined;
+    } while (token && !this.stopped);
+    return { items, resourceVersion: resourceVersion ?? "" };
+  }
+
   private watchOnce(): Promise<WatchEnd> {
     this.pendingEnd = undefined;
     return new Promise<WatchEnd>((resolve) => {
@@ -218,7 +242,7 @@ export class ListWatch<T extends KubeObject> {
         if (type !== "ADDED" && type !== "MODIFIED" && type !== "DELETED") return;
         if (rv) this.resourceVersion = rv;
         try {
-          this.o.onEvent(type, obj);
+          this.o.onEvent(type, this.o.trim ? this.o.trim(obj) : obj);
         } catch (err) {
           this.o.log?.error({}, `kubernetes: ${this.o.name} event handler failed: ${describe(err)}`);
         }

@@ -243,3 +243,40 @@ export function loadKubeConfig(env: Env, saDir = SA_DIR): LoadedKubeConfig {
   const namespace = env.YACI_NAMESPACE?.trim() || contextNamespace || "default";
   return { kc, namespace, source, server: cluster.server };
 }
+
+/** Same settings: equal values, Buffers (CA, client certificate and key) by content. */
+function sameSettings(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const x = a[k];
+    const y = b[k];
+    if (x !== y && !(Buffer.isBuffer(x) && Buffer.isBuffer(y) && x.equals(y))) return false;
+  }
+  return true;
+}
+
+/**
+ * One connection pool per API server for all of the executor's requests. client-node 2.0 makes a
+ * new undici Agent for every request (`createDispatcher`), so each request opened a connection
+ * (over TLS: a handshake) and left it, with its Agent, open until idle: ~3 sockets and 6 clients
+ * per job at 100 jobs. The Agent is kept while the cluster and TLS settings stay the same (a
+ * rotated client certificate gets a new one; the old one closes once its requests are done).
+ */
+export function shareConnections(kc: KubeConfig): KubeConfig {
+  type Settings = Record<string, unknown>;
+  type Dispatching = { createDispatcher?: (cluster: Settings | undefined, agentOptions: Settings) => unknown; yaciShared?: true };
+  const k = kc as unknown as Dispatching;
+  const make = k.createDispatcher;
+  if (typeof make !== "function" || k.yaciShared) return kc;
+  let current: { settings: Settings; dispatcher: unknown } | undefined;
+  k.yaciShared = true;
+  k.createDispatcher = (cluster, agentOptions) => {
+    const c = cluster ?? {};
+    const settings = { ...agentOptions, server: c.server, proxyUrl: c.proxyUrl, skipTLSVerify: c.skipTLSVerify };
+    if (current && sameSettings(current.settings, settings)) return current.dispatcher;
+    const old = current?.dispatcher as { close?: () => Promise<void> } | undefined;
+    current = { settings, dispatcher: make.call(kc, cluster, agentOptions) };
+    void old?.close?.().catch(() => {});
+    return current.dispatcher;
+  };
+  return kc;
+}

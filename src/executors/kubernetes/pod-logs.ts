@@ -22,25 +22,44 @@ export interface PodLogParams {
   secrets?: readonly string[];
 }
 
+/** A log up to this size is held in memory while it is read (no temporary files); a longer one goes to disk. */
+const IN_MEMORY_BYTES = 64 * 1024;
+
 /**
- * Keeps the last `maxBytes` of a stream on disk, never in memory: two segment files used in
- * turn, each at most `maxBytes` long, so the tail always lies in the last two.
+ * Keeps the last `maxBytes` of a stream: in memory while it is short (≤ 64 KiB), else on disk,
+ * never more in memory: two segment files used in turn, each at most `maxBytes` long, so the tail
+ * always lies in the last two.
  */
 class TailFile {
-  private files: [string, string];
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private dir: string | undefined;
+  private files: [string, string] = ["", ""];
   private current = 0;
   private fh: FileHandle | undefined;
   private sizes: [number, number] = [0, 0];
   total = 0;
 
-  constructor(
-    dir: string,
-    private readonly maxBytes: number,
-  ) {
-    this.files = [join(dir, "a"), join(dir, "b")];
-  }
+  constructor(private readonly maxBytes: number) {}
 
   async write(buf: Buffer): Promise<void> {
+    if (this.dir === undefined) {
+      if (this.heldBytes + buf.length <= Math.min(IN_MEMORY_BYTES, this.maxBytes)) {
+        this.held.push(buf);
+        this.heldBytes += buf.length;
+        return;
+      }
+      this.dir = await mkdtemp(join(tmpdir(), "yaci-log-"));
+      this.files = [join(this.dir, "a"), join(this.dir, "b")];
+      const held = Buffer.concat(this.held);
+      this.held = [];
+      this.heldBytes = 0;
+      await this.toDisk(held);
+    }
+    await this.toDisk(buf);
+  }
+
+  private async toDisk(buf: Buffer): Promise<void> {
     let offset = 0;
     while (offset < buf.length) {
       if (!this.fh) this.fh = await open(this.files[this.current]!, "w");
@@ -61,6 +80,11 @@ class TailFile {
 
   /** Copies the kept tail into the LogStore (64 KiB at a time); returns the bytes left out. */
   async saveTo(logStore: LogStore, runId: string): Promise<{ bytes: number; omittedBytes: number }> {
+    if (this.dir === undefined) {
+      // All of it is in memory (and within maxBytes): one write.
+      await logStore.write(runId, Buffer.concat(this.held));
+      return { bytes: this.heldBytes, omittedBytes: 0 };
+    }
     await this.fh?.close();
     this.fh = undefined;
     const cur = this.current;
@@ -86,6 +110,8 @@ class TailFile {
   async close(): Promise<void> {
     await this.fh?.close().catch(() => {});
     this.fh = undefined;
+    this.held = [];
+    if (this.dir !== undefined) await rm(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -98,11 +124,11 @@ export interface SaveLogParams extends PodLogParams {
 
 /**
  * Reads a finished container's log from `pods/log` with ONE request and streams it into the
- * LogStore: masked, and bounded on disk to the last `maxBytes` (never whole in memory).
+ * LogStore: masked, and bounded to the last `maxBytes` (in memory up to 64 KiB, else on disk: never
+ * whole in memory).
  */
 export async function saveFinalLog(p: SaveLogParams): Promise<{ bytes: number; omittedBytes: number }> {
-  const dir = await mkdtemp(join(tmpdir(), "yaci-log-"));
-  const tail = new TailFile(dir, p.maxBytes);
+  const tail = new TailFile(p.maxBytes);
   const masker = new SecretMasker(p.secrets ?? []);
   try {
     let controller: AbortController | undefined;
@@ -154,7 +180,6 @@ export async function saveFinalLog(p: SaveLogParams): Promise<{ bytes: number; o
     return await tail.saveTo(p.logStore, p.runId);
   } finally {
     await tail.close();
-    await rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -44,6 +44,8 @@ interface LiveRun {
 }
 
 const LIVE_TAIL_LINES = 1000;
+/** Final log reads at once, at most: when many jobs end together, their buffers (≤ 64 KiB each) and connections stay bounded. */
+const MAX_FINAL_READS = 32;
 
 /**
  * The runs' logs in the LogStore: the final log saved when a run ends (one bounded `pods/log`
@@ -64,6 +66,8 @@ export class RunLogs {
   /** When each live `pods/log` read of the last minute went out (all runs). */
   private readonly liveReads: number[] = [];
   private readonly core: CoreV1Api;
+  private finalReads = 0;
+  private readonly waitingReads: Array<() => void> = [];
 
   constructor(private readonly d: RunLogsDeps) {
     this.core = d.kc.makeApiClient(CoreV1Api);
@@ -132,6 +136,8 @@ export class RunLogs {
       if (note || (await logStore.size(runId)) === 0) await logStore.write(runId, note);
       return;
     }
+    if (this.finalReads >= MAX_FINAL_READS) await new Promise<void>((resolve) => this.waitingReads.push(resolve));
+    else this.finalReads++;
     try {
       await saveFinalLog({
         ...this.params(runId, target, secrets),
@@ -141,6 +147,11 @@ export class RunLogs {
       const msg = `yaci: the log of ${target.container} could not be read from Kubernetes: ${apiMessage(err)}\n`;
       this.d.log?.warn({ runId }, `kubernetes: ${runId}: ${msg.trim()}`);
       await logStore.write(runId, msg + note);
+    } finally {
+      // The slot passes to the next waiting read (FIFO), or is freed.
+      const next = this.waitingReads.shift();
+      if (next) next();
+      else this.finalReads--;
     }
   }
 

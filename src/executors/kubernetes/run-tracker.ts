@@ -7,7 +7,7 @@ import { apiMessage } from "./api-error.js";
 import { classifyRun, liveLogTarget, observationKey, type Classification, type ImagePullSince, type ObserveClassification } from "./classify-pod.js";
 import { ANNOTATIONS, RUN_ID_LABEL, specFromJob } from "./job-manifest.js";
 import type { WatchEventType } from "./list-watch.js";
-import { newestPod, type SeenPod } from "./pod-status.js";
+import { newestPod, startUnfinished, withoutSpecAnnotation, type SeenPod } from "./pod-status.js";
 import type { RunLogs } from "./run-logs.js";
 
 type Finished = Extract<JobObservation, { phase: "finished" }>;
@@ -29,6 +29,7 @@ interface RunState {
   cancelRequested?: boolean;
   /** The checkout token, kept to mask it in saved logs. */
   token?: string;
+  masked?: readonly string[]; // the values of the job's named secrets (memory only), masked in saved logs
   /** The log, saved early because the pod is being deleted (it would be gone at the end). */
   earlyLog?: Promise<void>;
   /** The Job ended before its pod's final status arrived: since when we wait for it. */
@@ -50,6 +51,8 @@ export interface RunTrackerDeps {
   now: () => Date;
   timers: Timers;
   log?: Logger;
+  /** The values of a run's named secrets, to mask its log when a restarted app adopts it (none when unreadable). */
+  secretValues?: (spec: RunSpec) => Promise<readonly string[]>;
 }
 
 /** A run whose Job this process creates or adopts (see `RunTracker.adopt`). */
@@ -65,7 +68,7 @@ function runIdOf(pod: V1Pod): string | undefined {
 }
 
 function secretsOf(state: RunState): string[] {
-  return state.token ? [state.token] : [];
+  return [...(state.token ? [state.token] : []), ...(state.masked ?? [])];
 }
 
 /** The observation, naming the run's newest pod (for `GET /get`). */
@@ -104,12 +107,13 @@ export class RunTracker {
 
   /**
    * This process created (or adopts) the run's Job: the run is no longer held for `recover()`.
-   * `undefined` when the run already finished in this process.
+   * `undefined` when the run already finished in this process. `masked`: its secrets' values.
    */
-  adopt(spec: RunSpec): AdoptedRun | undefined {
+  adopt(spec: RunSpec, masked: readonly string[] = []): AdoptedRun | undefined {
     if (this.finishedIds.has(spec.id)) return undefined;
     const state = this.stateOf(spec.id);
     state.spec = spec;
+    state.masked = masked;
     state.held = false;
     return {
       setToken: (token) => {
@@ -181,6 +185,7 @@ export class RunTracker {
       }
       state.spec = spec;
       const reported = job?.metadata?.annotations?.[ANNOTATIONS.reported] === "true";
+      if (!reported && spec.secrets?.length && !spec.secretsWithheld) state.masked = await this.d.secretValues?.(spec);
       const c = this.classifyState(state, now);
       if (c.kind === "finish") {
         state.finishing = true;
@@ -190,12 +195,12 @@ export class RunTracker {
           if (await this.d.logs.isEmpty(state.id)) await this.d.logs.save(state.id, c.log, c.observation.message && !c.log ? `yaci: ${c.observation.message}\n` : "", secretsOf(state));
         }
         out.push({ spec, observation: c.observation, ...(reported ? { reported: true } : {}) });
-        if (state.jobGone) this.states.delete(state.id);
+        this.states.delete(state.id);
       } else {
         state.lastKey = observationKey(c.observation);
         this.scheduleRecheck(state, c);
         this.resumeLogFollow(state); // someone may have opened its page while it was held
-        out.push({ spec, observation: c.observation });
+        out.push({ spec, observation: c.observation, ...(job && startUnfinished(job) ? { unstarted: true } : {}) });
       }
     }
     return out;
@@ -216,13 +221,13 @@ export class RunTracker {
     this.jobsListedOnce = true;
     for (const job of items) {
       const id = job.metadata?.name;
-      if (!id) continue;
+      if (!id || this.finishedIds.has(id)) continue; // finished here already: nothing of it is kept
       seen.add(id);
       const known = this.states.get(id);
       const s = this.stateOf(id);
       // Jobs from before this process are reported by recover(), once it is called.
       if (first && !this.recovered && !s.spec && !known?.job) s.held = true;
-      s.job = job;
+      s.job = s.spec ? withoutSpecAnnotation(job) : job; // its spec annotation is read only by recover()
       s.jobGone = false;
     }
     for (const s of [...this.states.values()]) {
@@ -233,9 +238,9 @@ export class RunTracker {
 
   onJobEvent(type: WatchEventType, job: V1Job): void {
     const id = job.metadata?.name;
-    if (!id) return;
+    if (!id || this.finishedIds.has(id)) return;
     const s = this.stateOf(id);
-    s.job = job;
+    s.job = s.spec ? withoutSpecAnnotation(job) : job; // its spec annotation is read only by recover()
     if (type === "DELETED") this.jobDeleted(s);
     else {
       s.jobGone = false;
@@ -249,7 +254,7 @@ export class RunTracker {
     for (const pod of items) {
       const id = runIdOf(pod);
       const name = pod.metadata?.name;
-      if (!id || !name) continue;
+      if (!id || !name || this.finishedIds.has(id)) continue;
       seen.add(name);
       this.stateOf(id).pods.set(name, { pod, gone: false });
     }
@@ -270,7 +275,7 @@ export class RunTracker {
   onPodEvent(type: WatchEventType, pod: V1Pod): void {
     const id = runIdOf(pod);
     const name = pod.metadata?.name;
-    if (!id || !name) return;
+    if (!id || !name || this.finishedIds.has(id)) return;
     const s = this.stateOf(id);
     s.pods.set(name, { pod, gone: type === "DELETED" });
     this.podsChanged(s);
@@ -401,14 +406,15 @@ export class RunTracker {
   private finish(state: RunState, obs: Finished): void {
     if (this.finishedIds.has(state.id)) return;
     this.rememberFinished(state.id);
-    state.token = undefined;
+    state.token = state.masked = undefined;
     this.d.log?.info(
       { runId: state.id },
       `kubernetes: ${state.id} finished: ${obs.outcome}${obs.exitCode !== undefined ? ` (exit code ${obs.exitCode})` : ""}${obs.message ? `: ${obs.message}` : ""}`,
     );
     this.d.emit(withPod(state, obs));
-    if (state.jobGone || !state.job) this.states.delete(state.id);
+    this.states.delete(state.id); // only its id is kept (finishedIds): its later events are ignored
   }
+
 
   /** Remembers (bounded, oldest forgotten first) that a run has finished in this process. */
   private rememberFinished(id: string): void {

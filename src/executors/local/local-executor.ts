@@ -12,7 +12,8 @@ import { DEFAULT_LOG_MAX_BYTES, type CappedLog, type LogStore, type LogTail } fr
 import type { Logger } from "../../logger.js";
 import { checkout, withRetries } from "./checkout.js";
 import { killRunProcesses, sandboxArgs, signalSandbox, type Containment } from "./sandbox.js";
-import { SecretMasker } from "../../logs/secret-masker.js";
+import { pipeMasked, SecretMasker } from "../../logs/secret-masker.js";
+import { LocalSecretStore, type ResolvedSecrets } from "../../secrets/local-store.js";
 
 export interface LocalExecutorOptions {
   dataDir: string;
@@ -44,10 +45,14 @@ export interface LocalExecutorOptions {
   checkoutMaxBytes?: number;
   /** Waits before asking GitHub again for a checkout token or tarball it answered 5xx/429 or not at all (default ~30 s in all). */
   checkoutRetryDelaysMs?: readonly number[];
+  /** Where the jobs' named secrets are read at start (YACI_SECRETS_DIR; default `<dataDir>/secrets`). */
+  secrets?: LocalSecretStore;
 }
 
 interface Active {
   spec: RunSpec;
+  /** The job's secrets, read at start: in memory only, given to its environment and masked in its log. */
+  secrets: ResolvedSecrets;
   child?: ChildProcess;
   startedAt: Date;
   stopReason?: "cancelled" | "timed_out";
@@ -95,7 +100,7 @@ export class LocalExecutor implements Executor {
   readonly isolationWarning?: string;
   private readonly listeners = new Set<(o: JobObservation) => void>();
   /** Jobs waiting for a slot, admitted in the order of the fair queue (core/queue-policy.ts). */
-  private readonly queue: { spec: RunSpec; entry: QueuedRun }[] = [];
+  private readonly queue: { spec: RunSpec; entry: QueuedRun; secrets: ResolvedSecrets }[] = [];
   private readonly active = new Map<string, Active>();
   private readonly stateDir: string;
   private readonly workDir: string;
@@ -136,6 +141,8 @@ export class LocalExecutor implements Executor {
 
   async start(spec: RunSpec): Promise<void> {
     if (this.active.has(spec.id) || this.queue.some((q) => q.spec.id === spec.id)) return;
+    // A missing secret fails the start (naming it and both files): the job never runs without it.
+    const secrets = (this.opts.secrets ?? new LocalSecretStore(join(this.opts.dataDir, "secrets"))).forRun(spec);
     const acceptedAt = spec.acceptedAt ? Date.parse(spec.acceptedAt) : NaN;
     const entry: QueuedRun = {
       id: spec.id,
@@ -143,7 +150,7 @@ export class LocalExecutor implements Executor {
       repository: spec.key.owner ? `${spec.key.owner}/${spec.key.repo}` : "",
       acceptedAt: Number.isFinite(acceptedAt) ? acceptedAt : this.now().getTime(),
     };
-    this.queue.push({ spec, entry });
+    this.queue.push({ spec, entry, secrets });
     this.emit({ runId: spec.id, phase: "pending" });
     this.pump();
   }
@@ -155,8 +162,8 @@ export class LocalExecutor implements Executor {
       const next = nextToStart(this.queue.map((q) => q.entry), this.running(), limits);
       if (!next) break;
       const i = this.queue.findIndex((q) => q.entry === next);
-      const { spec } = this.queue.splice(i, 1)[0]!;
-      const a: Active = { spec, startedAt: this.now(), abort: new AbortController() };
+      const { spec, secrets } = this.queue.splice(i, 1)[0]!;
+      const a: Active = { spec, secrets, startedAt: this.now(), abort: new AbortController() };
       this.active.set(spec.id, a);
       void this.launch(a).catch((err) => this.fail(a, err));
     }
@@ -248,7 +255,7 @@ export class LocalExecutor implements Executor {
     const script = join(this.scriptDir, `${spec.id}.sh`);
     writeFileSync(script, spec.run, { mode: 0o600 });
     const shell = ["sh", ...(shellFlags(spec) === "-ec" ? ["-e"] : []), script];
-    const env = this.jobEnv(spec, join(dir, ".home"));
+    const env = this.jobEnv(spec, join(dir, ".home"), a.secrets);
     // Bounded to YACI_LOG_MAX_BYTES (its end is kept); a write that fails (a full disk) drops the
     // output rather than blocking the job or throwing, and the run then ends saying why.
     const log: CappedLog = await this.opts.logs.openCapped(spec.id, this.opts.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES);
@@ -269,8 +276,7 @@ export class LocalExecutor implements Executor {
       child.once("error", reject); // could not be started (ENOENT, EACCES…): no "exit" follows
     });
     const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
-    child.stdout?.pipe(log, { end: false });
-    child.stderr?.pipe(log, { end: false });
+    const drained = pipeMasked([child.stdout, child.stderr], log, Object.values(a.secrets));
     let code: number | null;
     let signal: NodeJS.Signals | null;
     try {
@@ -290,13 +296,14 @@ export class LocalExecutor implements Executor {
     clearTimeout(cutOff);
     child.stdout?.destroy();
     child.stderr?.destroy();
+    await drained();
     log.end();
     await streamFinished(log).catch(() => undefined);
     if (log.error) a.logError = `the job's output could not be stored: ${log.error.message}${(log.error as NodeJS.ErrnoException).code === "ENOSPC" ? " (the disk under YACI_DATA_DIR is full)" : ""}`;
     return code ?? 128 + signalNumber(signal);
   }
 
-  private jobEnv(spec: RunSpec, home: string): NodeJS.ProcessEnv {
+  private jobEnv(spec: RunSpec, home: string, secrets: ResolvedSecrets): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
     // Sandboxed, /tmp is the job's own: the app's TMPDIR would point where the job cannot write.
     const inherited = this.opts.containment.sandboxed ? INHERITED : [...INHERITED, "TMPDIR"];
@@ -312,6 +319,8 @@ export class LocalExecutor implements Executor {
       YACI_REF: spec.ref,
       YACI_JOB: spec.key.job,
       YACI_RUN_ID: spec.id,
+      YACI_ATTEMPT: String(spec.attempt),
+      ...secrets,
     };
   }
 

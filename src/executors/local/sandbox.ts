@@ -56,13 +56,14 @@ function realPath(path: string): string | undefined {
 const inside = (path: string, dir: string) => path === dir || path.startsWith(dir === "/" ? "/" : dir + sep);
 
 /**
- * What a job must not see: `dataDir` (its own workspace is bound back in), the app's working
- * directory and code, the app user's home, the private key file and `.env`. Directories are
+ * What a job must not see: `dataDir` (its own workspace is bound back in), YACI_SECRETS_DIR, the
+ * app's working directory and code, the app user's home, the private key file and `.env`. Directories are
  * sorted so none sits inside another hidden one (or inside the private /tmp).
  */
 function hiddenPaths(dataDir: string, env: Record<string, string | undefined>, cwd = process.cwd()): Pick<Sandbox, "hiddenDirs" | "hiddenFiles"> {
   const code = appRoot();
-  const dirs = [dataDir, cwd, code, homedir()]
+  const secrets = env.YACI_SECRETS_DIR?.trim() ? [resolve(cwd, env.YACI_SECRETS_DIR.trim())] : []; // the secret store, wherever it is
+  const dirs = [dataDir, cwd, code, homedir(), ...secrets]
     .map(realPath)
     .filter((d): d is string => d !== undefined && !SYSTEM_DIRS.some((s) => inside(s, d)))
     .sort((a, b) => a.length - b.length);
@@ -144,6 +145,7 @@ export async function localContainment(env: Record<string, string | undefined>, 
     return { sandboxed: false, warning: `not sandboxed (YACI_LOCAL_SANDBOX=off): ${RISK}` };
   }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 }); // hidden only if it exists
+  if (env.YACI_SECRETS_DIR?.trim()) mkdirSync(resolve(env.YACI_SECRETS_DIR.trim()), { recursive: true, mode: 0o700 });
   const bwrap = findOnPath("bwrap");
   const sandbox: Sandbox | undefined = bwrap ? { bwrap, network, ...hiddenPaths(dataDir, env) } : undefined;
   const problem = sandbox ? await probe(sandbox, dataDir) : "bwrap is not installed";

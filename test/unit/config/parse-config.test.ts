@@ -280,11 +280,11 @@ describe("parseConfig: errors", () => {
   });
 
   it.each([
-    ["far from every key", yml("run: x", "colour: blue"), "Remove it or use a known key. Allowed here: `version`, `image`, `timeout`, `env`, `on`, `cancel_superseded`, `run`, `jobs`."],
+    ["far from every key", yml("run: x", "colour: blue"), "Remove it or use a known key. Allowed here: `version`, `image`, `timeout`, `env`, `on`, `cancel_superseded`, `secrets`, `run`, `jobs`."],
     ["a job at the top level", yml("run: x", "test:", "  run: npm test"), "To define a job named `test`, indent it under `jobs:`."],
     ["resources at the top level", yml("run: x", "resources: { cpu: 1 }"), "`resources` is set per job: use the `jobs:` form and put `resources:` under the job."],
     ["a top-level key in a job", yml("jobs:", "  t:", "    run: x", "    on: push"), "`on` is only allowed at the top level of the file, not in a job."],
-    ["steps in a job", yml("jobs:", "  t:", "    run: x", "    steps: []"), "Write the commands under `run:`. Allowed here: `run`, `image`, `timeout`, `env`, `resources`."],
+    ["steps in a job", yml("jobs:", "  t:", "    run: x", "    steps: []"), "Write the commands under `run:`. Allowed here: `run`, `image`, `timeout`, `env`, `resources`, `needs`, `matrix`, `secrets`."],
     ["another event", yml("on:", "  workflow_dispatch: {}", "run: x"), "YACI runs on `push` and `pull_request` only. Allowed here: `push`, `pull_request`."],
     ["branches directly under on", yml("on:", "  branches: [main]", "run: x"), "`branches` goes under an event, e.g. `on: { push: { branches: [main] } }`."],
     ["paths in a filter", yml("on:", "  push: { paths: [src] }", "run: x"), "Only `branches` is supported in an event filter. Allowed here: `branches`."],

@@ -10,6 +10,19 @@ describe("the JSON schema generated from the zod schema", () => {
   const schema = yaciConfigJsonSchema();
   const validate = new Ajv2020({ strict: false }).compile(schema);
 
+  it("accepts needs, matrix (with include and exclude) and secrets", () => {
+    const value = {
+      secrets: "NPM_TOKEN",
+      jobs: {
+        build: { run: "x" },
+        test: { run: "x", needs: "build", image: "node:${{ matrix.node }}", matrix: { node: ["20", 22], flag: [true], include: [{ node: "23" }], exclude: [{ node: 20 }] } },
+        deploy: { run: "x", needs: ["test"], secrets: ["DEPLOY_KEY"] },
+      },
+    };
+    expect(validate(value), JSON.stringify(validate.errors)).toBe(true);
+    expect(yaciConfigSchema.safeParse(value).success).toBe(true);
+  });
+
   it("accepts both documented forms", () => {
     expect(validate(fixture("short.yml")), JSON.stringify(validate.errors)).toBe(true);
     expect(validate(fixture("full.yml")), JSON.stringify(validate.errors)).toBe(true);
@@ -24,14 +37,18 @@ describe("the JSON schema generated from the zod schema", () => {
     ["a timeout without unit", { run: "x", timeout: "15" }],
     ["version 2", { version: 2, run: "x" }],
     ["an unknown event", { run: "x", on: "release" }],
+    ["needs that is a number", { jobs: { a: { run: "x", needs: 3 } } }],
+    ["a matrix that is a list", { jobs: { a: { run: "x", matrix: ["20", "22"] } } }],
+    ["a matrix value that is a mapping", { jobs: { a: { run: "x", matrix: { node: [{ v: 1 }] } } } }],
+    ["a bad secret name", { run: "x", secrets: ["NPM-TOKEN"] }],
   ])("rejects %s", (_name, value) => {
     expect(validate(value)).toBe(false);
   });
 
   // The documented keys (README, "The .yaci.yml file"), written out here: a key added to or lost
   // from the schema without the docs (or the other way round) fails this test.
-  const TOP = ["cancel_superseded", "env", "image", "jobs", "on", "run", "timeout", "version"];
-  const JOB = ["env", "image", "resources", "run", "timeout"];
+  const TOP = ["cancel_superseded", "env", "image", "jobs", "on", "run", "secrets", "timeout", "version"];
+  const JOB = ["env", "image", "matrix", "needs", "resources", "run", "secrets", "timeout"];
   const RESOURCES = ["cpu", "memory"];
   type Node = { description?: string; properties?: Record<string, Node>; additionalProperties?: Node };
 

@@ -88,3 +88,12 @@ describe("reported state", () => {
     expect(sameReportedState(undefined, a)).toBe(false);
   });
 });
+
+describe("the summary of a run whose secrets were withheld (issue 14)", () => {
+  it("says which secrets were not given, and why; nothing when they were given", () => {
+    const withheld = toCheckRunUpdate(fakeRecord({ phase: "completed", conclusion: "success" }, { secrets: ["NPM_TOKEN", "DEPLOY_KEY"], secretsWithheld: "this pull request comes from a fork" }), "local");
+    expect(withheld.summary).toContain("**Secrets:** not given (this pull request comes from a fork): `NPM_TOKEN`, `DEPLOY_KEY`");
+    const given = toCheckRunUpdate(fakeRecord({ phase: "completed", conclusion: "success" }, { secrets: ["NPM_TOKEN"] }), "local");
+    expect(given.summary).not.toContain("Secrets");
+  });
+});
