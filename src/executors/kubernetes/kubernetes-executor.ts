@@ -7,7 +7,7 @@ import { httpStatusOf } from "../../http-status.js";
 import type { Logger } from "../../logger.js";
 import type { LogStore, LogTail } from "../../logs/log-store.js";
 import type { CheckoutTokenSource, Executor, JobObservation, RecoveredJob } from "../executor.js";
-import { apiMessage } from "./api-error.js";
+import { apiMessage, retryTransient } from "./api-error.js";
 import { ANNOTATIONS, buildJobManifest, buildSecretManifest, LABEL_SELECTOR, type ManifestOptions } from "./job-manifest.js";
 import { ListWatch } from "./list-watch.js";
 import { kubernetesOptionsFromEnv, loadKubeConfig, shareConnections, type KubernetesOptions } from "./options.js";
@@ -36,20 +36,6 @@ export interface KubernetesExecutorDeps {
   random?: () => number;
   /** The queue (admission.ts); without it each Job starts as soon as it exists. */
   queue?: QueueSettings;
-}
-
-/** Kubernetes answers that may pass: no answer at all (refused, reset, timeout), 429, 500, 502, 503, 504. */
-export function transientKubeError(err: unknown): boolean {
-  const status = httpStatusOf(err);
-  return status === undefined || status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
-}
-
-/** The API server's `Retry-After` (seconds), in ms, when it sent one. */
-function retryAfterMs(err: unknown): number | undefined {
-  const headers = (err as { headers?: Record<string, string | string[] | undefined> } | undefined)?.headers;
-  const raw = headers?.["retry-after"] ?? headers?.["Retry-After"];
-  const seconds = Number(Array.isArray(raw) ? raw[0] : raw);
-  return raw !== undefined && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
 }
 
 /** Marks a Job with the call that created it, so a retry that meets 409 knows it met its own Job. */
@@ -374,28 +360,10 @@ export class KubernetesExecutor implements Executor {
     return (this.d.now?.() ?? new Date()).getTime();
   }
 
-  /**
-   * Calls `fn` until it succeeds, a permanent error comes back (not `transientKubeError`), or the
-   * next try would start after `deadline`: waits double from 1 s to 30 s, with jitter, or follow
-   * the server's `Retry-After`.
-   */
-  private async retrying<T>(what: string, runId: string, deadline: number, fn: () => Promise<T>): Promise<T> {
-    const { initialMs, maxMs } = this.d.backoff ?? { initialMs: 1000, maxMs: 30_000 };
-    const random = this.d.random ?? Math.random;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (!transientKubeError(err) || this.closed) throw err;
-        const backoff = Math.min(maxMs, initialMs * 2 ** (attempt - 1));
-        const wait = retryAfterMs(err) ?? Math.round(backoff * (0.5 + random() / 2));
-        if (this.nowMs() + wait > deadline) throw err;
-        const message = `kubernetes: could not ${what} (${apiMessage(err)}); try ${attempt + 1} in ${Math.round(wait / 100) / 10}s`;
-        if (attempt === 1) this.d.log?.warn({ runId }, message);
-        else this.d.log?.info({ runId }, message);
-        await new Promise<void>((resolve) => this.timers.setTimeout(resolve, wait));
-      }
-    }
+  /** `retryTransient` (api-error.ts) with this executor's backoff, clock and log; stops retrying once closed. */
+  private retrying<T>(what: string, runId: string, deadline: number, fn: () => Promise<T>): Promise<T> {
+    const { backoff, random, log } = this.d;
+    return retryTransient(what, runId, deadline, fn, { now: () => this.nowMs(), timers: this.timers, stopped: () => this.closed, backoff, random, log });
   }
 
   /**
