@@ -27,6 +27,9 @@ export function isHeld(r: RunRecord): boolean {
 }
 
 export class PipelineGate {
+  /** Commits whose first claim is in flight on a shared backend (cancels wait for the outcome). */
+  readonly undecided = new UndecidedCommits();
+
   constructor(private readonly d: PipelineGateDeps) {}
 
   /** A new run's record: held (waiting for all it needs) when it needs anything, else as given. */
@@ -82,5 +85,43 @@ export class PipelineGate {
   /** Decides every held run of the given ids (after re-runs were recorded, or at start-up: what they need may have ended meanwhile). */
   evaluateAll(filter: (r: RunRecord) => boolean = () => true): void {
     for (const r of this.d.store.list((x) => isHeld(x) && filter(x))) this.evaluate(this.d.store.get(r.spec.id) ?? r);
+  }
+}
+
+/**
+ * Commits whose owner is not decided yet: on a backend shared by replicas, the claim of their first
+ * ready run is in flight (the scheduler's `startAccepted`). A cancel of one of their runs (a newer
+ * push on the branch) waits for the decision: the replica that loses must neither show nor cancel
+ * anything of a commit that is another replica's; the one that wins applies it then.
+ */
+export class UndecidedCommits {
+  /** Per commit: the cancels held meanwhile (run id → who or what cancelled it). */
+  private readonly cancels = new Map<string, Map<string, string | undefined>>();
+
+  private static key(r: RunRecord): string {
+    const { owner, repo, sha } = r.spec.key;
+    return `${owner}/${repo}@${sha}`;
+  }
+
+  /** The claim of `first` (the first ready run of its commit) starts. */
+  begin(first: RunRecord): void {
+    const key = UndecidedCommits.key(first);
+    if (!this.cancels.has(key)) this.cancels.set(key, new Map());
+  }
+
+  /** Holds the cancel of a run whose commit is undecided (true); false when it may be cancelled now. */
+  deferCancel(r: RunRecord, by: string | undefined): boolean {
+    const held = this.cancels.get(UndecidedCommits.key(r));
+    if (!held) return false;
+    if (!held.has(r.spec.id)) held.set(r.spec.id, by);
+    return true;
+  }
+
+  /** The claim of `first` was decided: the cancels held meanwhile, to apply if the commit is ours. */
+  decided(first: RunRecord): Array<[id: string, by: string | undefined]> {
+    const key = UndecidedCommits.key(first);
+    const held = this.cancels.get(key);
+    this.cancels.delete(key);
+    return [...(held ?? [])];
   }
 }

@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { JobConfig } from "../config/yaci-config.js";
-import { applyObservation } from "../core/run.js";
-import type { Notice, RunKey, RunRecord, RunSpec } from "../core/run.js";
+import { applyObservation, type Notice, type RunKey, type RunRecord, type RunSpec } from "../core/run.js";
 import type { Conclusion } from "../core/status.js";
 import { runId } from "../core/run-id.js";
 import type { Trigger } from "../core/trigger.js";
@@ -139,15 +138,16 @@ export class Scheduler {
       return showHeld();
     }
     const [first, ...rest] = ready as [RunRecord, ...RunRecord[]];
+    this.gate.undecided.begin(first); // a cancel meanwhile (a newer push) waits for the outcome
     this.launch(first, true)
       .then((ours) => {
-        if (!ours) {
-          for (const r of [...rest, ...held]) this.deps.store.remove(r.spec.id);
-          return;
-        }
+        const cancels = this.gate.undecided.decided(first);
+        if (!ours) return [...rest, ...held].forEach((r) => this.deps.store.remove(r.spec.id));
         for (const r of rest) this.launchLogged(r, true);
         showHeld();
+        for (const [id, by] of cancels) void this.cancel(id, by);
       })
+      .finally(() => this.gate.undecided.decided(first))
       .catch((err: unknown) => this.deps.log.error({ runId: first.spec.id, err: (err as Error)?.message ?? String(err) }, "could not launch the run"));
   }
 
@@ -391,7 +391,7 @@ export class Scheduler {
   /** Stops a run; `by` says who or what, for the summary. Safe to call twice. */
   async cancel(id: string, by?: string): Promise<void> {
     const r = this.deps.store.get(id);
-    if (!r || r.phase === "completed") return;
+    if (!r || r.phase === "completed" || this.gate.undecided.deferCancel(r, by)) return; // deferred: its commit's owner is undecided
     if (by && !r.cancelReason) this.deps.store.put({ ...r, cancelReason: by });
     // A run held for its needs never reached the executor: it ends here.
     if (isHeld(r)) return this.observe({ runId: id, phase: "finished", outcome: "cancelled", finishedAt: this.now() });

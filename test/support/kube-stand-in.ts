@@ -198,6 +198,11 @@ export class KubeStandIn {
    * is then carried out but never answered).
    */
   onRequest: ((req: IncomingMessage, rec: RecordedRequest) => void) | undefined;
+  /**
+   * Awaited before a create is carried out, with its parsed body: a test may hold it (e.g. keep two
+   * replicas' claims of one Job in flight at once) and let it go later.
+   */
+  beforeCreate: ((resource: Resource, body: KObj) => Promise<void>) | undefined;
   private rv = 1000;
   /** Watches from a resourceVersion below this answer 410 Gone. */
   private minRv = 0;
@@ -527,7 +532,9 @@ export class KubeStandIn {
       }
       if (method === "POST") {
         rec.verb = "create";
-        return this.create(resource, await this.readBody(req), res);
+        const text = await this.readBody(req);
+        if (this.beforeCreate) await this.beforeCreate(resource, parsedOrEmpty(text));
+        return this.create(resource, text, res);
       }
       return this.send(res, 405, status(405, "MethodNotAllowed", "method not allowed"));
     }
@@ -804,6 +811,14 @@ export class KubeStandIn {
       if (!res.write(buf.subarray(i, i + 16 * 1024))) await new Promise((r) => res.once("drain", r));
     }
     res.end();
+  }
+}
+
+function parsedOrEmpty(text: string): KObj {
+  try {
+    return JSON.parse(text) as KObj;
+  } catch {
+    return {};
   }
 }
 

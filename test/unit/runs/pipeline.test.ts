@@ -176,3 +176,56 @@ describe("needs: the scheduler holds dependents until what they need succeeded",
     expect(t.executor.claimed).toHaveLength(3);
   });
 });
+
+describe("needs on a shared backend: a cancel while the commit's first claim is undecided", () => {
+  /** An executor whose claims wait until the test answers them. */
+  const slowClaims = () => {
+    const executor = new FakeExecutor();
+    const answers: Array<(a: "created" | "exists") => void> = [];
+    executor.claim = (spec) =>
+      new Promise((resolve) => {
+        answers.push((a) => {
+          if (a === "created") executor.claimed.push(spec.id);
+          resolve(a);
+        });
+      });
+    return { executor, answers };
+  };
+
+  it("lost: a newer push on the branch meanwhile neither shows nor cancels anything of the other replica's commit", async () => {
+    const { executor, answers } = slowClaims();
+    const t = build(undefined, executor);
+    t.scheduler.accept(trigger(), PIPELINE);
+    await t.settle();
+    expect(answers).toHaveLength(1);
+    t.scheduler.supersede(trigger({ sha: "b".repeat(40) }));
+    await t.settle();
+    answers[0]!("exists");
+    await t.settle();
+    await t.settle();
+    expect(t.checks.writes).toEqual([]);
+    expect(t.executor.cancelled).toEqual([]);
+    expect(t.store.list()).toEqual([]);
+  });
+
+  it("won: the cancel applies once the claim is won; every job ends cancelled, each check run completed once", async () => {
+    const { executor, answers } = slowClaims();
+    const t = build(undefined, executor);
+    t.scheduler.accept(trigger(), PIPELINE);
+    await t.settle();
+    t.scheduler.supersede(trigger({ sha: "b".repeat(40) }));
+    await t.settle();
+    answers[0]!("created");
+    await t.settle();
+    await t.settle();
+    // build's Job is cancelled; its dependents end without reaching the executor (cancelled, or skipped
+    // when build's end decided them first).
+    expect(t.latest("build")).toMatchObject({ phase: "completed", outcome: "cancelled" });
+    for (const name of ["test (20)", "test (22)", "deploy"]) expect(["cancelled", "skipped"], name).toContain(t.latest(name).outcome);
+    expect(t.executor.cancelled).toEqual([t.latest("build").spec.id]);
+    expect(t.started()).toEqual(["build"]);
+    for (const name of ["build", "test (20)", "test (22)", "deploy"]) {
+      expect(t.checks.writes.filter((w) => w.u.name === name && w.u.status === "completed"), name).toHaveLength(1);
+    }
+  });
+});
